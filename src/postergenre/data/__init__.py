@@ -1,0 +1,1 @@
+"""Dataset layer: images, tables, the normalised poster table, vocabulary and splits."""

@@ -1,0 +1,214 @@
+"""The poster dataset: a folder of images plus tables, normalised to one table.
+
+``load_dataset`` finds the images (named by id), the label table and optional metadata tables,
+detects their columns (or takes them from the caller), and returns a ``Dataset`` whose
+``frame`` has one row per id: ``id, path, sha256, genres, title, year, plot``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import UserError
+from . import table as T
+from .images import IMAGE_SUFFIXES, content_hash
+
+
+@dataclass
+class Columns:
+    """Column choices; ``None`` means detect."""
+
+    id: str | None = None
+    genres: str | None = None
+    genre_columns: list[str] | None = None
+    title: str | None = None
+    year: str | None = None
+    plot: str | None = None
+
+
+@dataclass
+class Dataset:
+    root: Path
+    frame: pd.DataFrame  # id, path, sha256, genres (list | None), title, year, plot
+    labels_without_images: list[str]
+    sources: dict  # which files and columns were used
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def labelled(self) -> pd.DataFrame:
+        """Rows with an image and a genres entry (possibly an empty list)."""
+        return self.frame[self.frame["genres"].notna()]
+
+    @property
+    def unlabelled_ids(self) -> list[str]:
+        return self.frame.loc[self.frame["genres"].isna(), "id"].tolist()
+
+    def fingerprint(self) -> str:
+        """Hash of (id, content hash, genres) of the labelled rows: what a split depends on."""
+        h = hashlib.sha256()
+        for row in self.labelled.sort_values("id").itertuples():
+            h.update(f"{row.id}\t{row.sha256}\t{'|'.join(sorted(row.genres))}\n".encode())
+        return h.hexdigest()[:16]
+
+
+def find_images(root: Path) -> tuple[dict[str, Path], list[str]]:
+    """Image files under ``root`` by id (file stem); notes about ids seen twice."""
+    images: dict[str, Path] = {}
+    notes = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES):
+        if not path.is_file():
+            continue
+        if path.stem in images:
+            notes.append(f"id {path.stem}: several files, using {images[path.stem]}, ignoring {path}")
+            continue
+        images[path.stem] = path
+    return images, notes
+
+
+def find_tables(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in T.TABLE_SUFFIXES)
+
+
+def _id_column(df: pd.DataFrame, path: Path, given: str | None, image_ids: set[str]) -> str | None:
+    if given:
+        return T.require_column(df, given, path, "--id-column")
+    best, best_overlap = None, 0
+    for col in df.columns:
+        ids = {T.normalise_id(v) for v in df[col].head(5000)}
+        overlap = len(ids & image_ids)
+        if overlap > best_overlap:
+            best, best_overlap = col, overlap
+    return best or T.find_column(df, T.ID_CANDIDATES)
+
+
+def _genres(df: pd.DataFrame, path: Path, cols: Columns, id_col: str) -> tuple[list, str] | None:
+    """Genre lists per row and a description of where they came from, or None."""
+    if cols.genre_columns:
+        for c in cols.genre_columns:
+            T.require_column(df, c, path, "--genre-columns")
+        hot = set(T.multi_hot_columns(df[cols.genre_columns], exclude=set()))
+        multi_hot = hot == set(cols.genre_columns)
+        kind = "0/1 columns" if multi_hot else "ranked columns"
+        return T.genres_from_columns(df, cols.genre_columns, multi_hot), kind
+    col = cols.genres
+    if col:
+        T.require_column(df, col, path, "--genres-column")
+    else:
+        col = T.find_column(df, T.GENRE_CANDIDATES)
+    if col:
+        return [T.parse_genre_cell(v) for v in df[col]], f"column {col!r}"
+    ranked = T.ranked_genre_columns(df)
+    if ranked:
+        return T.genres_from_columns(df, ranked, multi_hot=False), f"columns {ranked}"
+    hot = T.multi_hot_columns(df, exclude={id_col})
+    if len(hot) >= 2:
+        return T.genres_from_columns(df, hot, multi_hot=True), f"0/1 columns {hot}"
+    return None
+
+
+def _metadata(df: pd.DataFrame, path: Path, cols: Columns) -> dict[str, str]:
+    found = {}
+    for key, cands, flag in (
+        ("title", T.TITLE_CANDIDATES, "--title-column"),
+        ("year", T.YEAR_CANDIDATES, "--year-column"),
+        ("plot", T.PLOT_CANDIDATES, "--plot-column"),
+    ):
+        given = getattr(cols, key)
+        if given:
+            if given in df.columns:
+                found[key] = given
+        elif col := T.find_column(df, cands):
+            found[key] = col
+    return found
+
+
+def load_dataset(
+    root: str | Path,
+    labels: str | Path | None = None,
+    metadata: list[str | Path] | None = None,
+    images: str | Path | None = None,
+    columns: Columns | None = None,
+    hash_contents: bool = True,
+) -> Dataset:
+    """Read a dataset folder (or explicit files) into a normalised ``Dataset``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder")
+    cols = columns or Columns()
+    image_dir = Path(images) if images else root
+    if not image_dir.is_dir():
+        raise UserError(f"{image_dir}: no such image folder")
+    image_paths, notes = find_images(image_dir)
+    image_ids = set(image_paths)
+
+    table_paths = [Path(labels)] if labels else find_tables(root)
+    table_paths += [Path(m) for m in metadata or []]
+    if not table_paths:
+        raise UserError(f"{root}: no table (CSV/TSV/Parquet/JSON lines) with genres found")
+
+    genre_map: dict[str, list[str]] | None = None
+    meta_frames = []
+    sources: dict = {"images": str(image_dir), "tables": []}
+    for i, path in enumerate(table_paths):
+        df = T.read_table(path)
+        explicit_labels = labels is not None and i == 0
+        id_col = _id_column(df, path, cols.id, image_ids)
+        if id_col is None:
+            if explicit_labels or cols.id or _genres(df, path, cols, "") is not None:
+                raise UserError(f"{path}: no id column found; name it with --id-column")
+            notes.append(f"{path.name}: skipped (no id column)")
+            continue
+        ids = [T.normalise_id(v) for v in df[id_col]]
+        info = {"file": str(path), "id_column": id_col}
+        got = _genres(df, path, cols, id_col) if genre_map is None else None
+        if got is not None:
+            genre_lists, where = got
+            genre_map = {}
+            for id_, g in zip(ids, genre_lists, strict=True):
+                if id_ is not None:
+                    genre_map.setdefault(id_, []).extend(x for x in g if x not in genre_map[id_])
+            info["genres"] = where
+        elif explicit_labels:
+            raise UserError(f"{path}: no genres column found; name it with --genres-column")
+        meta = _metadata(df, path, cols)
+        if meta:
+            m = pd.DataFrame({k: df[c] for k, c in meta.items()})
+            m["id"] = ids
+            meta_frames.append(m.dropna(subset=["id"]).drop_duplicates("id"))
+            info["metadata"] = meta
+        sources["tables"].append(info)
+    if genre_map is None:
+        raise UserError(f"{root}: no table with a genres column; name it with --labels/--genres-column")
+
+    frame = pd.DataFrame({"id": sorted(image_ids)})
+    frame["path"] = [image_paths[i] for i in frame["id"]]
+    frame["genres"] = [genre_map.get(i) for i in frame["id"]]
+    for key in ("title", "year", "plot"):
+        frame[key] = None
+    for m in meta_frames:
+        m = m.set_index("id")
+        for key in m.columns:
+            values = frame["id"].map(m[key])
+            frame[key] = frame[key].where(frame[key].notna(), values)
+    frame["year"] = pd.to_numeric(frame["year"], errors="coerce").astype("Int64")
+    frame["sha256"] = hash_files(list(frame["path"])) if hash_contents else None
+    without = sorted(set(genre_map) - image_ids)
+    return Dataset(root, frame, without, sources, notes)
+
+
+def hash_files(paths: list[Path], workers: int = 8) -> list[str | None]:
+    """sha256 of each file's bytes (None if unreadable); threads overlap the I/O."""
+
+    def one(p: Path) -> str | None:
+        try:
+            return content_hash(p.read_bytes())
+        except OSError:
+            return None
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(one, paths, chunksize=64))

@@ -1,0 +1,120 @@
+"""Deterministic multi-label splits: k stratified folds plus a held-out test part.
+
+Iterative stratification (Sechidis et al., 2011, via ``iterative-stratification``) runs over
+*groups* of byte-identical posters, so duplicates always land in the same part, and in a
+single pass with the test fraction as one more part, so rare genres reach every fold first.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from iterstrat.ml_stratifiers import IterativeStratification
+
+from ..atomic import write_json
+from ..errors import UserError
+from .dataset import Dataset
+from .vocab import build_vocabulary, multi_hot
+
+SPLIT_FORMAT = 1
+TEST = "test"
+
+
+@dataclass
+class Split:
+    parts: dict[str, str]  # id -> "test" | "fold0" .. "fold{k-1}"
+    folds: int
+    test_fraction: float
+    seed: int
+    fingerprint: str  # of the dataset it was made for
+
+    def ids(self, part: str) -> list[str]:
+        return sorted(i for i, p in self.parts.items() if p == part)
+
+    def fold_names(self) -> list[str]:
+        return [f"fold{k}" for k in range(self.folds)]
+
+    def train_ids(self) -> list[str]:
+        """Everything but the test part (what CV and tuning may read)."""
+        return sorted(i for i, p in self.parts.items() if p != TEST)
+
+    def save(self, path: str | Path) -> None:
+        write_json(
+            path,
+            {
+                "format": SPLIT_FORMAT,
+                "folds": self.folds,
+                "test_fraction": self.test_fraction,
+                "seed": self.seed,
+                "dataset_fingerprint": self.fingerprint,
+                "counts": {p: len(self.ids(p)) for p in [TEST, *self.fold_names()]},
+                "parts": self.parts,
+            },
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Split:
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+            if d.get("format") != SPLIT_FORMAT:
+                raise ValueError(f"unknown split format {d.get('format')!r}")
+            return cls(d["parts"], d["folds"], d["test_fraction"], d["seed"], d["dataset_fingerprint"])
+        except FileNotFoundError:
+            raise UserError(f"{path}: no such split file") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise UserError(f"{path}: not a postergenre split file ({e})") from None
+
+
+def make_split(ids, hashes, genre_lists, folds: int = 5, test: float = 0.15, seed: int = 0,
+               fingerprint: str = "") -> Split:
+    """Assign every id to the test part or one of ``folds`` folds."""
+    if folds < 2:
+        raise UserError(f"--folds must be at least 2 (got {folds})")
+    if not 0 < test < 1:
+        raise UserError(f"--test must be between 0 and 1 (got {test})")
+    ids, genre_lists = list(ids), list(genre_lists)
+    keys = [h if h else f"id:{i}" for i, h in zip(ids, hashes, strict=True)]
+    group_of = {k: g for g, k in enumerate(dict.fromkeys(keys))}
+    groups = np.array([group_of[k] for k in keys])
+    vocab = build_vocabulary(genre_lists, min_support=1)
+    y = multi_hot(genre_lists, vocab.genres)
+    y_groups = np.zeros((len(group_of), y.shape[1]), dtype=np.uint8)
+    np.maximum.at(y_groups, groups, y)
+
+    rng = np.random.RandomState(seed)
+    order = rng.permutation(len(y_groups))
+    r = np.array([test] + [(1 - test) / folds] * folds)
+    assigned = IterativeStratification(y_groups[order], r, rng)
+    part_of_group = np.empty(len(y_groups), dtype=int)
+    part_of_group[order] = assigned
+    names = [TEST] + [f"fold{k}" for k in range(folds)]
+    parts = {i: names[part_of_group[g]] for i, g in zip(ids, groups, strict=True)}
+    return Split(parts, folds, test, seed, fingerprint)
+
+
+def split_dataset(ds: Dataset, folds: int = 5, test: float = 0.15, seed: int = 0) -> Split:
+    """Split the labelled images of a dataset (unlabelled ones are left out)."""
+    lab = ds.labelled
+    return make_split(lab["id"], lab["sha256"], lab["genres"], folds, test, seed, ds.fingerprint())
+
+
+def load_or_make_split(ds: Dataset, path: str | Path, folds: int = 5, test: float = 0.15,
+                       seed: int = 0) -> tuple[Split, bool]:
+    """The split saved at ``path`` (checked against the dataset) or a new one saved there."""
+    path = Path(path)
+    if path.exists():
+        split = Split.load(path)
+        if split.fingerprint != ds.fingerprint():
+            raise UserError(
+                f"{path}: split was made for another version of the dataset "
+                f"({split.fingerprint} != {ds.fingerprint()}); make a new one with "
+                "`postergenre data split`"
+            )
+        return split, False
+    split = split_dataset(ds, folds, test, seed)
+    split.save(path)
+    return split, True

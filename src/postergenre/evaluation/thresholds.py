@@ -1,0 +1,115 @@
+"""Per-genre decision thresholds, chosen on validation predictions only.
+
+``fit_thresholds`` picks, for each genre, the cut-off that maximises that genre's F1 on the
+data it is given (``precision_recall_curve`` enumerates every cut-off). Three guards keep
+the choice from being an artefact of a small validation set:
+
+* a genre with fewer than ``min_positives`` validation positives gets ``fallback``
+  (default 0.5) instead of a cut-off fitted to a handful of posters;
+* the threshold is put half-way between the F1-optimal score and the next lower score seen,
+  not on the optimal score itself, so a poster scored just below an observed positive is
+  not flipped (the validation decisions, and so the validation F1, are unchanged);
+* it is clipped to ``[min_threshold, max_threshold]``, so a threshold of 0 ("every poster
+  has this genre") or 1 ("never") cannot come out.
+
+Ties in F1 go to the highest threshold (the fewest predicted labels). Note that "predict
+this genre for every poster" *is* F1-optimal for a frequent genre the model cannot separate
+(F1 = 2p/(1+p) for prevalence p): that is the metric's answer, not a bug.
+
+``apply_thresholds(..., at_least_one=True)`` gives a poster with no genre above its
+threshold the genre whose score clears its threshold by the largest ratio ``p / t``.
+Measured in a simulation (``/tmp`` scratch, not a test) on the real label matrix (24k
+posters, 27 genres, Gaussian scores with per-genre ROC AUC 0.66 / 0.78 / 0.93, calibrated or
+not; thresholds fitted on a 20% split, scored on another 20%, 3 seeds): F1-optimal
+thresholds are low, so only 0-4.5% of posters come out empty. Forcing one genre raised
+samples-F1 by +0.000 / +0.002 / +0.015 and micro-F1 by at most +0.002, never lowered either,
+and left macro-F1 unchanged. Small but free, so it is worth switching on for ``predict``; it
+is off by default so that the decision rule evaluated is the plain per-genre one. Ranking the
+fallback by ``p`` instead of ``p / t`` differed by < 0.002 either way; ``p / t`` is used
+because it also makes sense for uncalibrated (e.g. ``pos_weight``-trained) scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from sklearn.metrics import precision_recall_curve
+
+Strategy = Literal["f1", "fixed"]
+
+
+def fit_thresholds(
+    y_true: np.ndarray,
+    y_prob: np.ndarray,
+    strategy: Strategy = "f1",
+    *,
+    min_positives: int = 5,
+    min_threshold: float = 0.01,
+    max_threshold: float = 0.99,
+    fallback: float = 0.5,
+) -> np.ndarray:
+    """One threshold per genre, shape (G,), float64, fitted on ``(y_true, y_prob)`` only.
+
+    ``strategy="f1"``: per-genre F1-optimal cut-off with the guards described in the module
+    docstring; ``strategy="fixed"``: ``fallback`` for every genre.
+    """
+    y_true = np.asarray(y_true)
+    y_prob = np.asarray(y_prob, dtype=float)
+    if y_true.ndim != 2 or y_true.shape != y_prob.shape:
+        raise ValueError(f"y_true {y_true.shape} and y_prob {y_prob.shape} must be the same (n, G)")
+    if not 0.0 <= min_threshold <= fallback <= max_threshold <= 1.0:
+        raise ValueError("need 0 <= min_threshold <= fallback <= max_threshold <= 1")
+    if strategy not in ("f1", "fixed"):
+        raise ValueError(f"unknown threshold strategy {strategy!r} (use 'f1' or 'fixed')")
+
+    n_genres = y_true.shape[1]
+    thresholds = np.full(n_genres, float(fallback))
+    if strategy == "fixed":
+        return thresholds
+    for g in range(n_genres):
+        if y_true[:, g].sum() < min_positives:
+            continue
+        thresholds[g] = _best_f1_threshold(y_true[:, g], y_prob[:, g])
+    return np.clip(thresholds, min_threshold, max_threshold)
+
+
+def apply_thresholds(
+    y_prob: np.ndarray, thresholds: np.ndarray | Sequence[float], *, at_least_one: bool = False
+) -> np.ndarray:
+    """Decisions ``y_prob >= thresholds`` as a bool (n, G) array.
+
+    ``at_least_one=True``: a row with no genre above threshold gets its genre with the
+    largest ``y_prob / threshold``.
+    """
+    y_prob = np.asarray(y_prob, dtype=float)
+    thresholds = np.asarray(thresholds, dtype=float)
+    if y_prob.ndim != 2 or thresholds.shape != (y_prob.shape[1],):
+        raise ValueError(
+            f"y_prob {y_prob.shape} needs one threshold per column, got {thresholds.shape}"
+        )
+    y_pred = y_prob >= thresholds
+    if at_least_one and y_pred.size:
+        empty = ~y_pred.any(axis=1)
+        ratio = y_prob[empty] / np.maximum(thresholds, 1e-12)
+        y_pred[np.flatnonzero(empty), ratio.argmax(axis=1)] = True
+    return y_pred
+
+
+def thresholds_to_dict(thresholds: np.ndarray, genres: Sequence[str]) -> dict[str, float]:
+    """``{genre: threshold}`` with plain floats, ready for JSON."""
+    if len(thresholds) != len(genres):
+        raise ValueError(f"{len(thresholds)} thresholds for {len(genres)} genres")
+    return {g: float(t) for g, t in zip(genres, thresholds, strict=True)}
+
+
+def _best_f1_threshold(y: np.ndarray, score: np.ndarray) -> float:
+    precision, recall, cutoffs = precision_recall_curve(y, score)
+    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(denom), where=denom > 0)
+    best = np.flatnonzero(f1 >= f1.max() - 1e-12)[-1]  # ties: highest threshold
+    chosen = cutoffs[best]
+    below = score[score < chosen]
+    return float((chosen + below.max()) / 2) if below.size else float(chosen)
