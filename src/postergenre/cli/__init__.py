@@ -11,7 +11,7 @@ import click
 import typer
 
 from ..errors import UserError
-from . import data
+from . import data, model
 
 app = typer.Typer(
     help="Predict a movie's genres from its poster; train and evaluate models honestly.",
@@ -20,6 +20,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data.app, name="data")
+app.command()(model.train)
+app.command()(model.predict)
+app.command()(model.evaluate)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,7 +86,7 @@ def plot_roc_curves(
         ax.plot(fpr, tpr, color=MODEL_COLOUR, lw=1.2)
         return f"AUC {auc(fpr, tpr):.3f}"
 
-    return _small_multiples(y_true, y_prob, genres, path, draw, title, "FPR", "TPR")
+    return _small_multiples(y_true, y_prob, genres, path, draw, title, ("FPR", "TPR"), "bottom")
 
 
 def plot_pr_curves(
@@ -108,7 +108,9 @@ def plot_pr_curves(
         ax.plot(recall, precision, color=MODEL_COLOUR, lw=1.2, drawstyle="steps-post")
         return f"AP {average_precision_score(y, p):.3f}"
 
-    return _small_multiples(y_true, y_prob, genres, path, draw, title, "recall", "precision")
+    return _small_multiples(
+        y_true, y_prob, genres, path, draw, title, ("recall", "precision"), "top"
+    )
 
 
 def plot_genre_counts(
@@ -137,7 +139,9 @@ def plot_genre_counts(
     return _save(fig, path)
 
 
-def _small_multiples(y_true, y_prob, genres, path, draw, title, xlabel, ylabel) -> Path:
+def _small_multiples(y_true, y_prob, genres, path, draw, title, labels, note_at) -> Path:
+    """One panel per genre (most frequent first); ``draw(ax, y, p)`` returns the panel note."""
+    xlabel, ylabel = labels
     if y_true.shape != y_prob.shape or y_true.ndim != 2 or y_true.shape[1] != len(genres):
         raise ValueError(f"y_true {y_true.shape}, y_prob {y_prob.shape}, {len(genres)} genres")
     n_genres = len(genres)
@@ -153,7 +157,8 @@ def _small_multiples(y_true, y_prob, genres, path, draw, title, xlabel, ylabel) 
         g = order[i]
         note = draw(ax, y_true[:, g], y_prob[:, g])
         ax.set_title(f"{genres[g]} (n={int(y_true[:, g].sum())})", fontsize=9)
-        ax.text(0.97, 0.05, note, transform=ax.transAxes, ha="right", va="bottom", fontsize=8)
+        y_note = 0.05 if note_at == "bottom" else 0.95
+        ax.text(0.97, y_note, note, transform=ax.transAxes, ha="right", va=note_at, fontsize=8)
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.tick_params(labelsize=7)

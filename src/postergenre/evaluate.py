@@ -1,0 +1,45 @@
+"""``postergenre evaluate``: score a bundle on any labelled poster dataset (or one split part)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import Bundle
+from .data.dataset import Dataset
+from .data.splits import Split
+from .data.vocab import multi_hot
+from .errors import UserError
+from .evaluation import compute_metrics
+from .predict import predict_files
+
+
+def evaluate_bundle(bundle: Bundle, ds: Dataset, split: Split | None = None,
+                    part: str | None = None, batch_size: int = 32) -> dict:
+    """Metrics of the bundle on the labelled images of ``ds`` (only ``part`` with a split)."""
+    rows = ds.labelled
+    if split is not None and part:
+        rows = rows[rows["id"].map(split.parts.get) == part]
+    if rows.empty:
+        raise UserError(f"{ds.root}: no labelled posters to evaluate")
+    preds = list(predict_files(bundle, list(rows["path"]), batch_size=batch_size))
+    ok = np.array([p.error is None for p in preds])
+    genres = bundle.genres
+    probs = np.array([[p.probabilities[g] for g in genres] for p in preds if p.error is None])
+    pred = np.array([[g in p.genres for g in genres] for p in preds if p.error is None])
+    y = multi_hot(rows["genres"][ok], genres)
+    metrics = compute_metrics(y, probs, pred, genres)
+    metrics["skipped_files"] = {p.file: p.error for p in preds if p.error}
+    metrics["n_evaluated"] = int(ok.sum())
+    metrics["dataset"] = str(ds.root)
+    unknown = sorted({g for gs in rows["genres"] for g in gs} - set(genres))
+    metrics["genres_not_in_model"] = unknown
+    return metrics
+
+
+def summary_line(m: dict) -> str:
+    return (f"macro mAP {m['macro_map']:.3f}  macro-F1 {m['macro_f1']:.3f}  micro-F1 "
+            f"{m['micro_f1']:.3f}  samples-F1 {m['samples_f1']:.3f}  on {m['n_evaluated']} posters")
+
+

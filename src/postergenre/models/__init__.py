@@ -1,0 +1,1 @@
+"""Models trained on cached features: heads, their losses, and their training loop."""
