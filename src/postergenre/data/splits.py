@@ -88,7 +88,7 @@ def make_split(ids, hashes, genre_lists, folds: int = 5, test: float = 0.15, see
     rng = np.random.RandomState(seed)
     order = rng.permutation(len(y_groups))
     r = np.array([test] + [(1 - test) / folds] * folds)
-    assigned = IterativeStratification(y_groups[order], r, rng)
+    assigned = IterativeStratification(y_groups[order].astype(bool), r, rng)  # bool: it masks
     part_of_group = np.empty(len(y_groups), dtype=int)
     part_of_group[order] = assigned
     names = [TEST] + [f"fold{k}" for k in range(folds)]

@@ -50,7 +50,8 @@ class MobileNetV2(nn.Module):
                 inp = c
         layers.append(conv_bn_relu(inp, self.feature_dim, kernel=1))
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.feature_dim, num_classes))
+        head = nn.Linear(self.feature_dim, num_classes)
+        self.classifier = nn.Sequential(nn.Dropout(dropout), head)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) normalised pixels -> (N, 1280, H/32, W/32) feature map."""

@@ -97,21 +97,22 @@ class HeadClassifier:
         yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
         module = HeadModule(x.shape[1], y.shape[1], cfg)
         module.mean.copy_(xt.mean(0))
-        module.std.copy_(xt.std(0).clamp(min=1e-6))
+        var = xt.var(0)
+        module.std.copy_((var + 0.1 * var.mean() + 1e-8).sqrt())  # sparse dims don't explode
         pos_weight = positive_weights(yt)
         opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         n_epochs = epochs or cfg.max_epochs
-        steps = n_epochs * math.ceil(len(x) / cfg.batch_size)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps,
-                                                    pct_start=0.1)
+        batch_size = min(cfg.batch_size, max(16, len(x) // 8))  # small sets: several steps/epoch
+        steps = n_epochs * math.ceil(len(x) / batch_size)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
         best, best_state, since_best = -1.0, None, 0
         self.history = []
         for epoch in range(1, n_epochs + 1):
             module.train()
             order = rng.permutation(len(x))
             total = 0.0
-            for start in range(0, len(x), cfg.batch_size):
-                idx = torch.from_numpy(order[start:start + cfg.batch_size])
+            for start in range(0, len(x), batch_size):
+                idx = torch.from_numpy(order[start:start + batch_size])
                 if len(idx) < 2:
                     continue
                 loss = multilabel_loss(cfg.loss, module.logits(xt[idx]), yt[idx], pos_weight)

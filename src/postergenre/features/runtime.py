@@ -1,0 +1,56 @@
+"""Running exported graphs with onnxruntime on CPU: sessions and bare throughput."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+
+def cpu_count() -> int:
+    """CPUs this process may use (affinity and cgroup-limited where Python can tell)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def open_session(model: str | os.PathLike | bytes, threads: int | None = None):
+    """A CPU ``InferenceSession`` with all graph optimisations and ``threads`` intra-op
+    threads (default: every available core; inter-op parallelism off, it only adds
+    contention for these sequential CNN graphs)."""
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.intra_op_num_threads = threads or cpu_count()
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    source = model if isinstance(model, bytes) else str(Path(model))
+    return ort.InferenceSession(source, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def throughput(
+    model: str | os.PathLike | bytes,
+    batch_size: int = 32,
+    seconds: float = 10.0,
+    threads: int | None = None,
+    warmup: int = 1,
+) -> float:
+    """Images per second of ``model`` on random input (first input, dynamic axes = batch),
+    run for at least ``seconds`` after ``warmup`` batches. Decoding is not included."""
+    session = open_session(model, threads)
+    inp = session.get_inputs()[0]
+    shape = [batch_size if not isinstance(d, int) else d for d in inp.shape]
+    x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+    for _ in range(warmup):
+        session.run(None, {inp.name: x})
+    n, start = 0, time.perf_counter()
+    while True:
+        session.run(None, {inp.name: x})
+        n += batch_size
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return n / elapsed
