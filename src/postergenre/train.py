@@ -34,7 +34,11 @@ from .evaluation import (
 )
 from .features.canvas import CANVAS_HW, CANVAS_REVISION
 from .features.extract import embed
-from .models.heads import HeadClassifier, HeadConfig
+from .features.onnx_export import export_module
+from .models.choices import get_model
+from .models.finetune import FineTuneConfig
+from .models.heads import HeadConfig
+from .models.seed_cnn import SeedCNNConfig
 from .predict import decide
 from .progress import stderr
 
@@ -49,6 +53,14 @@ class TrainConfig:
     test: float = 0.15
     seed: int = 0
     at_least_one: bool = True
+    model: str = "head"  # a name in models.choices.MODELS: head | seed-cnn | finetune
+    seed_cnn: SeedCNNConfig = field(default_factory=SeedCNNConfig)
+    finetune: FineTuneConfig = field(default_factory=FineTuneConfig)
+    train_subset: int | None = None  # train on this many random training posters (test: all)
+    cv_rounds: int | None = None  # run only the first N CV rounds (None: one per fold)
+
+    def __post_init__(self):
+        get_model(self.model)  # ValueError naming the choices
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -57,12 +69,15 @@ class TrainConfig:
     def from_json(cls, d: dict) -> TrainConfig:
         d = dict(d)
         d["head"] = HeadConfig(**d.get("head", {}))
+        d["seed_cnn"] = SeedCNNConfig(**d.get("seed_cnn", {}))
+        d["finetune"] = FineTuneConfig(**d.get("finetune", {}))
         return cls(**d)
 
 
 @dataclass
 class Features:
-    """Embeddings of the labelled, decodable posters of a split, with their labels."""
+    """Model inputs (embeddings, or uint8 pixels) of the labelled, decodable posters of a
+    split, with their labels."""
 
     ids: list[str]
     parts: np.ndarray  # part name per row
@@ -71,10 +86,46 @@ class Features:
     failures: dict[str, str]
 
 
+def split_rows(ds: Dataset, split: Split, config: TrainConfig) -> pd.DataFrame:
+    """The labelled posters of the split; with ``train_subset``, that many random training
+    posters (seeded) and the whole test part."""
+    rows = ds.labelled[ds.labelled["id"].isin(split.parts)].reset_index(drop=True)
+    if config.train_subset:
+        is_train = np.array([split.parts[i] != TEST for i in rows["id"]])
+        train_idx = np.flatnonzero(is_train)
+        if config.train_subset < len(train_idx):
+            rng = np.random.default_rng(config.seed)
+            keep = np.sort(rng.choice(train_idx, config.train_subset, replace=False))
+            rows = rows[~is_train | np.isin(np.arange(len(rows)), keep)].reset_index(drop=True)
+    return rows
+
+
+def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfig,
+                cache_dir: Path, progress: bool = True) -> Features:
+    """What the configured model reads: cached embeddings or cached pixels."""
+    choice = get_model(config.model)
+    if choice.inputs == "embeddings":
+        return load_features(ds, split, vocab, config, cache_dir, progress)
+    from .models.pixels import load_pixels
+
+    rows = split_rows(ds, split, config)
+    x, failed = load_pixels(list(rows["path"]), list(rows["sha256"]), choice.pixel_hw(config),
+                            cache_dir, progress)
+    failures = {str(k): v for k, v in failed.items()}
+    rows = rows[[str(p) not in failures for p in rows["path"]]]
+    return Features(
+        ids=list(rows["id"]),
+        parts=np.array([split.parts[i] for i in rows["id"]]),
+        x=x,
+        y=multi_hot(rows["genres"], vocab.genres),
+        failures=failures,
+    )
+
+
 def load_features(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfig,
                   cache_dir: Path, progress: bool = True) -> Features:
     """Embed every split poster with each backbone (cached) and concatenate."""
-    rows = ds.labelled[ds.labelled["id"].isin(split.parts)].reset_index(drop=True)
+    rows = split_rows(ds, split, config)
     paths, hashes = list(rows["path"]), list(rows["sha256"])
     blocks, failures = [], {}
     for name in config.backbones:
@@ -94,17 +145,22 @@ def load_features(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainCon
     )
 
 
-def cross_validate(f: Features, config: TrainConfig, genres: list[str]):
-    """Per-fold metrics, out-of-fold probabilities for the training part, best epochs."""
+def cross_validate(f: Features, config: TrainConfig, genres: list[str], on_fold=None):
+    """Per-fold metrics, out-of-fold probabilities for the training part, best epochs.
+
+    ``on_fold(k, fold_metrics_so_far)`` is called after each round (tuning prunes there).
+    """
+    choice = get_model(config.model)
     folds = [f"fold{k}" for k in range(config.folds)]
+    rounds = min(config.cv_rounds or len(folds), len(folds))
     train_mask = f.parts != TEST
     oof = np.full(f.y.shape, np.nan, dtype=np.float32)
     fold_metrics, best_epochs = [], []
-    for k, fold in enumerate(folds):
+    for k, fold in enumerate(folds[:rounds]):
         val_fold = folds[(k + 1) % len(folds)]
         fit = train_mask & (f.parts != fold) & (f.parts != val_fold)
         val, ev = f.parts == val_fold, f.parts == fold
-        head = HeadClassifier(config.head).fit(f.x[fit], f.y[fit], f.x[val], f.y[val])
+        head = choice.make(config).fit(f.x[fit], f.y[fit], f.x[val], f.y[val])
         thresholds = fit_thresholds(f.y[val], head.predict_proba(f.x[val]))
         probs = head.predict_proba(f.x[ev])
         oof[ev] = probs
@@ -112,11 +168,13 @@ def cross_validate(f: Features, config: TrainConfig, genres: list[str]):
         fold_metrics.append(compute_metrics(f.y[ev], probs, pred, genres))
         best_epochs.append(head.best_epoch)
         stderr.print(
-            f"fold {k + 1}/{len(folds)}: macro mAP {fold_metrics[-1]['macro_map']:.3f}, "
+            f"fold {k + 1}/{rounds}: macro mAP {fold_metrics[-1]['macro_map']:.3f}, "
             f"macro-F1 {fold_metrics[-1]['macro_f1']:.3f}, micro-F1 "
             f"{fold_metrics[-1]['micro_f1']:.3f} (best epoch {head.best_epoch})",
             highlight=False,
         )
+        if on_fold is not None:
+            on_fold(k, fold_metrics)
     return fold_metrics, oof, best_epochs
 
 
@@ -138,7 +196,8 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
                         "(lower --min-support)")
     genres = vocab.genres
 
-    f = load_features(ds, split, vocab, config, cache_dir, progress)
+    choice = get_model(config.model)
+    f = load_inputs(ds, split, vocab, config, cache_dir, progress)
     timings["features_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -148,8 +207,9 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
     t2 = time.perf_counter()
     train_mask, test_mask = f.parts != TEST, f.parts == TEST
     epochs = max(1, int(np.median(best_epochs)))
-    head = HeadClassifier(config.head).fit(f.x[train_mask], f.y[train_mask], epochs=epochs)
-    thresholds = fit_thresholds(f.y[train_mask], oof[train_mask])
+    head = choice.make(config).fit(f.x[train_mask], f.y[train_mask], epochs=epochs)
+    scored = train_mask & ~np.isnan(oof).any(axis=1)  # all of it unless cv_rounds < folds
+    thresholds = fit_thresholds(f.y[scored], oof[scored])
     timings["final_fit_s"] = time.perf_counter() - t2
 
     probs = head.predict_proba(f.x[test_mask])
@@ -160,11 +220,14 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
 
     t3 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    fused = FusedModel(config.backbones, head.module, tta=config.tta)
-    onnx_path = export_fused(fused, out / "fused.onnx.tmp")
+    if choice.name == "head":
+        fused = FusedModel(config.backbones, head.module, tta=config.tta)
+        onnx_path = export_fused(fused, out / "fused.onnx.tmp")
+    else:
+        onnx_path = export_module(choice.graph(head, config), out / "fused.onnx.tmp",
+                                  output_names=("probabilities",))
     info = {
-        "model": {"type": "frozen-backbones+head", "backbones": config.backbones,
-                  "tta": config.tta, "head": config.head.to_json()},
+        "model": choice.describe(config),
         "decision": {"at_least_one": config.at_least_one, "thresholds_from": "out-of-fold CV"},
         "vocabulary": vocab.to_json(),
         "metrics": {"test": _headline(test_metrics), "cv": _headline_cv(cv_summary)},
@@ -174,7 +237,7 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
     }
     preprocessing = {"canvas_hw": list(CANVAS_HW), "canvas_revision": CANVAS_REVISION,
                      "canvas": "decode to RGB (alpha on white), stretch to canvas, bilinear",
-                     "in_graph": "resize, normalise, backbone(s), head"}
+                     "in_graph": choice.in_graph}
     write_bundle(out / "model", onnx_path, genres, thresholds, preprocessing, info)
     onnx_path.unlink()
     timings["bundle_s"] = time.perf_counter() - t3
@@ -183,6 +246,9 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
     summary = {
         "postergenre": __version__,
         "config": config.to_json(),
+        "model": {"name": choice.name, "summary": choice.summary,
+                  "device": choice.device(config), "train_subset": config.train_subset,
+                  "cv_rounds": len(fold_metrics)},
         "split": {"file": str(split_path), "made_now": made, "folds": split.folds,
                   "seed": split.seed, "fingerprint": split.fingerprint},
         "data": {"labelled_in_split": len(split.parts), "skipped_files": f.failures,

@@ -27,7 +27,7 @@ app.command()(model.evaluate)
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        app(args=argv, prog_name="postergenre", standalone_mode=False)
+        rv = app(args=argv, prog_name="postergenre", standalone_mode=False)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     except (click.exceptions.Abort, KeyboardInterrupt):
         print("error: interrupted", file=sys.stderr)
         return 130
-    return 0
+    return rv if isinstance(rv, int) else 0
 
 
 if __name__ == "__main__":

@@ -26,6 +26,10 @@ def train(
     loss: Annotated[str, typer.Option(help="bce, weighted_bce, focal or asl.")] = "",
     tta: Annotated[bool | None, typer.Option(help="Average with the mirrored poster.")] = None,
     config: Annotated[Path | None, typer.Option(help="A config.json from an earlier run.")] = None,
+    model: Annotated[str, typer.Option(help="head (frozen features), seed-cnn or finetune.")] = "",
+    train_subset: Annotated[int | None, typer.Option(
+        help="Train on this many random training posters (the test part stays whole).")] = None,
+    cv_rounds: Annotated[int | None, typer.Option(help="Run only the first N CV rounds.")] = None,
     min_support: o.MinSupport = 50,
     folds: Annotated[int, typer.Option(help="Folds, when a new split is made.")] = 5,
     test: Annotated[float, typer.Option(help="Test fraction, when a new split is made.")] = 0.15,
@@ -56,9 +60,16 @@ def train(
         cfg.head.loss = loss
     if tta is not None:
         cfg.tta = tta
+    if model:
+        cfg.model = model
+    if train_subset is not None:
+        cfg.train_subset = train_subset
+    if cv_rounds is not None:
+        cfg.cv_rounds = cv_rounds
     cfg.min_support, cfg.folds, cfg.test, cfg.seed = min_support, folds, test, seed
     try:
         cfg.head.__post_init__()
+        cfg.__post_init__()
         _check_backbones(cfg.backbones)
     except ValueError as e:
         raise UserError(str(e)) from None

@@ -40,10 +40,6 @@ class Filters:
     year_column: str | None = None
     genres_column: str | None = None
 
-    @property
-    def active(self) -> bool:
-        return any(v for v in (self.ratings, self.years, self.genres, self.require))
-
 
 def parse_list(text: str | None) -> list[str] | None:
     """``"G, PG,PG-13"`` → ``["G", "PG", "PG-13"]``; empty → None."""

@@ -8,6 +8,11 @@ exported graph (ONNX) takes canvas pixels and nothing is re-guessed at predict t
     spec = get_spec("efficientnet_lite0")
     model = BackboneFeatures("efficientnet_lite0")       # eval mode, ImageNet weights
     emb = model(torch.from_numpy(to_batch([load_canvas(path)])))   # (1, spec.feature_dim)
+
+All three use the ``poster`` geometry (aspect kept, width = the pretrained resolution). Linear
+probe, 3,000 train / 1,000 test posters, 23 genres, macro AP (square vs poster): lite0 0.260 vs
+0.259, mobilenet_v2 0.250 vs 0.267, lite2 0.253 vs 0.269; feeding the 182x268 canvas unresized
+was in between. It costs about 1.5x the square's compute.
 """
 
 from __future__ import annotations

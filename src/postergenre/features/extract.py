@@ -55,7 +55,7 @@ def embed(
     backbone: str | BackboneSpec = "efficientnet_lite0",
     cache_dir: PathLike | None = None,
     *,
-    batch_size: int = 32,
+    batch_size: int = 8,
     tta: bool = False,
     progress: bool = True,
     threads: int | None = None,
@@ -83,10 +83,13 @@ def embed(
         if key in missing:
             todo.setdefault(key, []).append(i)
     if todo:
-        session = _session(str(backbone_onnx(spec, root)), threads)
         jobs = [(key, paths[idx[0]]) for key, idx in todo.items()]
-        label = f"{spec.name}{' +flip' if tta else ''}: {len(keys) - len(failures) - len(jobs)}"
-        label += f" cached, embedding {len(jobs)}"
+        cached = sum(k is not None and k not in missing for k in keys)
+        label = f"{spec.name}{' +flip' if tta else ''}: {cached} cached, embedding {len(jobs)}"
+
+        def session():  # opened (exported first if need be) only if something decodes
+            return _session(str(backbone_onnx(spec, root)), threads)
+
         for key, reason in _compute(session, store, jobs, batch_size, tta, progress, label):
             for i in todo[key]:
                 failures[paths[i]] = reason
@@ -133,7 +136,7 @@ def _decode(job: tuple[str, PathLike]) -> tuple[str, np.ndarray | None, str | No
         return key, None, f"cannot decode: {type(e).__name__}: {e}"
 
 
-def _decoded_batches(jobs, batch_size: int, prefetch: int = 2) -> Iterator[list]:
+def _decoded_batches(jobs, batch_size: int, prefetch: int = 4) -> Iterator[list]:
     """Batches of ``_decode`` results, decoded in a background thread ahead of use."""
     batches = iter([jobs[i : i + batch_size] for i in range(0, len(jobs), batch_size)])
     with ThreadPoolExecutor(1, thread_name_prefix="decode") as pool:
@@ -149,8 +152,9 @@ def _decode_all(jobs) -> list:
     return [_decode(j) for j in jobs]
 
 
-def _compute(session, store: ArrayStore, jobs, batch_size, tta, progress, label):
+def _compute(get_session, store: ArrayStore, jobs, batch_size, tta, progress, label):
     """Embed ``jobs`` into ``store``; yields (key, reason) for each image that failed."""
+    session = None
     out_keys: list[str] = []
     out_rows: list[np.ndarray] = []
     with _progress(progress) as bar:
@@ -162,6 +166,7 @@ def _compute(session, store: ArrayStore, jobs, batch_size, tta, progress, label)
                     yield k, reason
             if good:
                 x = to_batch([c for _, c in good])
+                session = session or get_session()
                 emb = session.run(None, {INPUT_NAME: x})[0]
                 if tta:
                     flipped = np.ascontiguousarray(x[..., ::-1])

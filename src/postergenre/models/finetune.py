@@ -1,0 +1,174 @@
+"""``finetune``: a pretrained backbone trained end to end with a head, on augmented posters.
+
+Recipe (linear probe, then fine-tune): the head is first fitted on the frozen backbone's
+embeddings of the training posters (exactly the frozen-feature model), then the last
+``train_blocks`` blocks of the trunk (every block with ``-1``) and the head are trained
+together with AdamW, the trunk at a lower learning rate, on posters flipped, cropped and
+colour-jittered a little. Frozen blocks stay in eval mode (their batch-norm statistics are
+the ImageNet ones). Runs on the CUDA GPU when there is one, else on the CPU (slow: use a
+subset); the run records which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..features.backbones import BackboneFeatures
+from ..tuning.space import Categorical, Float, Int, SearchSpace
+from .heads import HeadClassifier, HeadConfig, HeadModule
+from .pixels import PixelClassifier, as_float_nchw
+
+
+@dataclass
+class FineTuneConfig:
+    backbone: str = "efficientnet_lite0"
+    train_blocks: int = 3  # last trunk blocks trained; -1: the whole network
+    lr: float = 1e-4  # trunk
+    head_lr: float = 1e-3
+    weight_decay: float = 1e-4
+    batch_size: int = 32
+    max_epochs: int = 4
+    patience: int = 2
+    augment: bool = True  # flip, crop to 85-100 %, brightness/contrast +-10 %
+    crop_min: float = 0.85
+    jitter: float = 0.1
+    cosine: bool = True
+    seed: int = 0
+    device: str = "auto"  # "auto": CUDA when present, else CPU
+
+    def __post_init__(self):
+        if self.train_blocks < -1:
+            raise ValueError("finetune train_blocks must be -1 (all) or >= 0")
+        if not 0.1 <= self.crop_min <= 1.0:
+            raise ValueError("finetune crop_min must be in [0.1, 1]")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def trunk_blocks(trunk: nn.Module) -> list[nn.Module]:
+    """The trunk's blocks in forward order (stem first, last conv last)."""
+    net = getattr(trunk, "net", None)
+    if net is not None and hasattr(net, "_blocks"):  # EfficientNet-Lite
+        return [nn.ModuleList([net._conv_stem, net._bn0]), *net._blocks,
+                nn.ModuleList([net._conv_head, net._bn1])]
+    if hasattr(trunk, "features"):  # MobileNetV2
+        return list(trunk.features)
+    return list(trunk.children())
+
+
+class FineTuneModel(nn.Module):
+    """Canvas pixels -> backbone (resize and normalisation inside) -> head -> probabilities."""
+
+    def __init__(self, backbone: BackboneFeatures, head: HeadModule):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.head.logits(self.backbone(pixels))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.logits(pixels))
+
+
+class FineTuneClassifier(PixelClassifier):
+    """Fine-tunes ``config.backbone`` with a head configured by ``head`` (its loss too)."""
+
+    config: FineTuneConfig
+
+    def __init__(self, config: FineTuneConfig | None = None, head: HeadConfig | None = None,
+                 pretrained: bool = True):
+        super().__init__(config or FineTuneConfig())
+        self.head_config = head or HeadConfig()
+        self.pretrained = pretrained
+        self._trained: list[nn.Module] = []
+
+    def loss_name(self) -> str:
+        return self.head_config.loss
+
+    def build(self, n_out: int) -> nn.Module:
+        backbone = BackboneFeatures(self.config.backbone, pretrained=self.pretrained)
+        head = HeadModule(backbone.spec.feature_dim, n_out, self.head_config)
+        model = FineTuneModel(backbone, head)
+        blocks = trunk_blocks(backbone.trunk)
+        k = len(blocks) if self.config.train_blocks == -1 else self.config.train_blocks
+        self._trained = blocks[len(blocks) - k:] if k else []
+        for p in backbone.parameters():
+            p.requires_grad_(False)
+        for block in self._trained:
+            for p in block.parameters():
+                p.requires_grad_(True)
+        return model
+
+    def set_train_mode(self, module: nn.Module) -> None:
+        module.eval()  # frozen blocks keep ImageNet batch-norm statistics and no drop-connect
+        module.head.train()
+        for block in self._trained:
+            block.train()
+
+    def warm_start(self, module, x, y, x_val, y_val) -> None:
+        """Linear probe: fit the head on frozen embeddings, then start fine-tuning from it."""
+        emb = self._embed(module.backbone, x)
+        emb_val = self._embed(module.backbone, x_val) if x_val is not None else None
+        probe = HeadClassifier(self.head_config).fit(emb, y, emb_val, y_val)
+        module.head.load_state_dict(probe.module.state_dict())
+        self.probe_epochs = probe.best_epoch
+
+    @torch.no_grad()
+    def _embed(self, backbone: nn.Module, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        backbone.eval()
+        return torch.cat([backbone(as_float_nchw(x[i:i + batch_size], self.device)).cpu()
+                          for i in range(0, len(x), batch_size)]).numpy()
+
+    def optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
+        c = self.config
+        trunk = [p for b in self._trained for p in b.parameters()]
+        groups = [{"params": list(module.head.parameters()), "lr": c.head_lr}]
+        if trunk:
+            groups.append({"params": trunk, "lr": c.lr})
+        return torch.optim.AdamW(groups, weight_decay=c.weight_decay)
+
+    def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Per poster: mirror (p = .5), crop to ``crop_min``..100 % of each side at a random
+        place and stretch back, scale brightness and contrast by 1 +- ``jitter``."""
+        c = self.config
+        if not c.augment:
+            return x
+        n, dev = len(x), x.device
+
+        def uniform(lo: float, hi: float) -> torch.Tensor:
+            return lo + (hi - lo) * torch.rand(n, generator=gen, device=dev)
+
+        scale = uniform(c.crop_min, 1.0)
+        flip = torch.where(torch.rand(n, generator=gen, device=dev) < 0.5, -1.0, 1.0)
+        tx, ty = uniform(-1, 1) * (1 - scale), uniform(-1, 1) * (1 - scale)
+        theta = torch.zeros(n, 2, 3, device=dev)
+        theta[:, 0, 0], theta[:, 0, 2] = scale * flip, tx
+        theta[:, 1, 1], theta[:, 1, 2] = scale, ty
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        brightness = uniform(1 - c.jitter, 1 + c.jitter).view(n, 1, 1, 1)
+        contrast = uniform(1 - c.jitter, 1 + c.jitter).view(n, 1, 1, 1)
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        return ((x - mean) * contrast + mean * brightness).clamp(0, 255)
+
+
+SPACES = {
+    "default": SearchSpace(
+        "default",
+        "blocks trained, learning rates, epochs, augmentation",
+        {
+            "finetune.train_blocks": Int(1, 6),
+            "finetune.lr": Float(1e-5, 1e-3, log=True),
+            "finetune.head_lr": Float(1e-4, 3e-3, log=True),
+            "finetune.weight_decay": Float(1e-6, 1e-2, log=True),
+            "finetune.augment": Categorical((True, False)),
+        },
+    ),
+}

@@ -1,0 +1,242 @@
+"""Image backbones: registry, in-graph preprocessing, ONNX export, cached extraction."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from PIL import Image
+from sklearn.datasets import load_sample_image
+
+from postergenre.data.images import content_hash
+from postergenre.features import (
+    CANVAS_HW,
+    BackboneFeatures,
+    ExportError,
+    backbone_onnx,
+    canvas,
+    create_trunk,
+    embed,
+    embedding_store,
+    export_module,
+    get_spec,
+    list_backbones,
+    load_canvas,
+    open_session,
+    throughput,
+    to_batch,
+)
+from postergenre.features import extract as extract_mod
+
+FAST = "mobilenet_v2"  # the cheapest backbone, for the export and extraction tests
+# ImageNet classes a photo of the Summer Palace may plausibly get
+BUILDINGS = {442, 449, 483, 497, 538, 663, 698, 832, 975}  # bell cote, boathouse, castle, ...
+
+
+def poster(path, seed, size=(182, 268), mode="RGB"):
+    """A smooth random picture with a few blocks, so backbones see some structure."""
+    rng = np.random.default_rng(seed)
+    h, w = size[1], size[0]
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    arr = np.stack([np.sin(6 * yy + c * rng.uniform(1, 5)) + xx * c for c in range(3)], -1)
+    for _ in range(4):
+        y, x = rng.integers(0, h - 20), rng.integers(0, w - 20)
+        arr[y : y + 20, x : x + 20] = rng.uniform(-1, 2, 3)
+    im = Image.fromarray(np.clip((arr + 1) * 80, 0, 255).astype(np.uint8), "RGB").convert(mode)
+    im.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tmp_path_factory):
+    """A cache dir holding the exported FAST graph (exported once for this file)."""
+    root = tmp_path_factory.mktemp("onnx-cache")
+    backbone_onnx(FAST, root)
+    return root
+
+
+@pytest.fixture
+def cache(tmp_path, onnx_dir):
+    root = tmp_path / "cache"
+    shutil.copytree(onnx_dir / "onnx", root / "onnx")
+    return root
+
+
+def test_canvas_contract(tmp_path):
+    im = Image.new("RGBA", (400, 500), (10, 20, 30, 255))
+    c = canvas(im)
+    assert c.shape == (*CANVAS_HW, 3) and c.dtype == np.uint8
+    assert c[0, 0].tolist() == [10, 20, 30]
+    x = to_batch([c, load_canvas(poster(tmp_path / "a.webp", 0, size=(91, 134)))])
+    assert x.shape == (2, 3, *CANVAS_HW) and x.dtype == np.float32
+    with pytest.raises(ValueError):
+        to_batch(np.zeros((1, 224, 224, 3), np.uint8))
+
+
+@pytest.mark.parametrize("name", list_backbones())
+def test_registry_entry_builds_loads_weights_and_recognises_a_photo(name):
+    spec = get_spec(name)
+    assert spec.version.startswith(f"{spec.revision}-")
+    assert spec.to_dict()["input_hw"] == list(spec.input_hw)
+    trunk = create_trunk(name).eval()  # strict=True state-dict load inside
+    photo = Image.fromarray(load_sample_image("china.jpg"))  # 640x427, the Summer Palace
+    side = min(photo.size)
+    left = (photo.width - side) // 2
+    photo = photo.crop((left, 0, left + side, side)).resize((spec.resolution,) * 2)
+    x = torch.from_numpy(np.asarray(photo, np.float32) / 255).permute(2, 0, 1)[None]
+    x = (x - torch.tensor(spec.mean).view(3, 1, 1)) / torch.tensor(spec.std).view(3, 1, 1)
+    with torch.no_grad():
+        fmap = trunk.forward_features(x)
+        probs = trunk.forward_head(fmap.mean(dim=(2, 3))).softmax(-1)[0]
+    assert fmap.shape[1] == spec.feature_dim
+    top5 = set(probs.topk(5).indices.tolist())
+    assert top5 & BUILDINGS, f"{name}: top-5 ImageNet classes {top5} are no building"
+    assert probs.max() > 0.15
+
+
+def test_features_are_not_degenerate(tmp_path):
+    model = BackboneFeatures(FAST)
+    x = torch.from_numpy(
+        to_batch([load_canvas(poster(tmp_path / f"{i}.png", i)) for i in range(3)])
+    )
+    with torch.no_grad():
+        emb = model(x)
+    assert emb.shape == (3, get_spec(FAST).feature_dim)
+    assert torch.isfinite(emb).all() and (emb.std(dim=1) > 0.05).all()
+    assert (emb[0] - emb[1]).abs().max() > 0.1
+    with pytest.raises(ValueError, match="canvas"):
+        model(torch.zeros(1, 3, 224, 224))
+
+
+def _bilinear_half_pixel(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """Reference resize of an HxWxC array (torch/ONNX 'linear', half-pixel, no antialias)."""
+
+    def axis(n_in, n_out):
+        src = np.maximum((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0)
+        i0 = np.floor(src).astype(int)
+        i1 = np.minimum(i0 + 1, n_in - 1)
+        return i0, i1, src - i0
+
+    y0, y1, wy = axis(img.shape[0], out_h)
+    x0, x1, wx = axis(img.shape[1], out_w)
+    rows = img[y0] * (1 - wy)[:, None, None] + img[y1] * wy[:, None, None]
+    return rows[:, x0] * (1 - wx)[None, :, None] + rows[:, x1] * wx[None, :, None]
+
+
+@pytest.mark.parametrize("geometry", ["poster", "square"])
+def test_in_graph_preprocessing_equals_hand_reference(tmp_path, geometry):
+    spec = get_spec(FAST).replace(geometry=geometry)
+    model = BackboneFeatures(spec)
+    pixels = load_canvas(poster(tmp_path / "p.png", 3)).astype(np.float64)
+    ref = _bilinear_half_pixel(pixels, *spec.input_hw) / 255
+    ref = (ref - np.array(spec.mean)) / np.array(spec.std)  # HWC
+    x = torch.from_numpy(to_batch([pixels.astype(np.uint8)]))
+    with torch.no_grad():
+        got = model.preprocess(x)[0].permute(1, 2, 0).numpy()
+        emb = model(x)[0]
+        ref_x = torch.tensor(ref, dtype=torch.float32).permute(2, 0, 1)[None]
+        ref_emb = model.trunk.forward_features(ref_x).mean(dim=(2, 3))[0]
+    assert got.shape == (*spec.input_hw, 3)
+    np.testing.assert_allclose(got, ref, atol=1e-4)
+    np.testing.assert_allclose(emb.numpy(), ref_emb.numpy(), atol=1e-3)
+
+
+def test_onnx_matches_torch_with_dynamic_batch(onnx_dir, tmp_path):
+    spec = get_spec(FAST)
+    path = backbone_onnx(FAST, onnx_dir)  # already exported: no second export
+    assert path.name == f"{FAST}@{spec.version}.onnx"
+    meta = {p.key: p.value for p in onnx.load(path).metadata_props}
+    assert spec.version in meta["backbone"]
+    session = open_session(path)
+    model = BackboneFeatures(FAST)
+    for n in (1, 4):
+        x = torch.rand(n, 3, *CANVAS_HW, generator=torch.Generator().manual_seed(n)) * 255
+        got = session.run(None, {"pixels": x.numpy()})[0]
+        with torch.no_grad():
+            ref = model(x).numpy()
+        assert got.shape == (n, spec.feature_dim)
+        np.testing.assert_allclose(got, ref, atol=2e-3 * max(1, np.abs(ref).max()))
+    assert throughput(path, batch_size=2, seconds=0.05) > 0
+
+
+def test_export_refuses_a_graph_that_differs_from_torch(tmp_path):
+    class TraceDependent(torch.nn.Module):
+        def forward(self, x):
+            return x.mean(dim=(2, 3)) * (1.0 if torch.jit.is_tracing() else 2.0)
+
+    target = tmp_path / "bad.onnx"
+    with pytest.raises(ExportError, match="differs"):
+        export_module(TraceDependent(), target)
+    assert not target.exists() and not list(tmp_path.iterdir())
+
+
+class CountingSession:
+    def __init__(self, session):
+        self.session, self.rows = session, 0
+
+    def run(self, names, feeds):
+        self.rows += len(feeds["pixels"])
+        return self.session.run(names, feeds)
+
+
+def test_embed_shapes_cache_dedup_and_failures(tmp_path, cache, monkeypatch):
+    d = tmp_path / "posters"
+    d.mkdir()
+    paths = [poster(d / "a.webp", 1), poster(d / "b.png", 2, size=(300, 450), mode="L")]
+    paths.append(d / "c.png")
+    shutil.copy(paths[0], paths[2])  # same content as a.webp under another name
+    (d / "bad.jpg").write_bytes(b"not an image at all")
+    paths.insert(1, d / "bad.jpg")
+    paths.append(d / "missing.png")
+
+    counter = {}
+
+    def counting(path, threads):
+        counter["s"] = CountingSession(open_session(path, threads))
+        return counter["s"]
+
+    monkeypatch.setattr(extract_mod, "_session", counting)
+    emb, failures = embed(paths, None, FAST, cache, batch_size=2, progress=False)
+    assert set(failures) == {d / "bad.jpg", d / "missing.png"}
+    assert "not an image" in failures[d / "bad.jpg"] and "unreadable" in failures[d / "missing.png"]
+    assert emb.shape == (3, get_spec(FAST).feature_dim) and emb.dtype == np.float32
+    np.testing.assert_array_equal(emb[0], emb[2])  # a.webp and its copy
+    assert counter["s"].rows == 2  # two distinct decodable contents, each run once
+
+    ok = [p for p in paths if p not in failures]
+    with torch.no_grad():
+        ref = BackboneFeatures(FAST)(torch.from_numpy(to_batch([load_canvas(p) for p in ok])))
+    np.testing.assert_allclose(emb, ref.numpy(), atol=2e-3 * max(1, float(ref.abs().max())))
+
+    def no_session(*_):
+        raise AssertionError("a fully cached call must not run the graph")
+
+    monkeypatch.setattr(extract_mod, "_session", no_session)
+    hashes = [content_hash(p.read_bytes()) if p.exists() else None for p in paths]
+    again, failures2 = embed(paths, hashes, FAST, cache, progress=False)
+    np.testing.assert_array_equal(again, emb)
+    assert set(failures2) == set(failures)
+
+
+def test_embed_hashes_given_and_stale_file(tmp_path, cache):
+    p = poster(tmp_path / "x.png", 5)
+    stale = content_hash(p.read_bytes())
+    poster(p, 6)  # the file changed after it was hashed
+    emb, failures = embed([p], [stale], FAST, cache, progress=False)
+    assert emb.shape == (0, get_spec(FAST).feature_dim)
+    assert "changed" in failures[p]
+
+
+def test_tta_averages_the_mirror_image_under_its_own_producer(tmp_path, cache):
+    p = poster(tmp_path / "t.png", 7)
+    plain, _ = embed([p], None, FAST, cache, progress=False)
+    flipped_path = tmp_path / "t_flip.png"
+    Image.open(p).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped_path)
+    mirror, _ = embed([flipped_path], None, FAST, cache, progress=False)
+    tta, _ = embed([p], None, FAST, cache, tta=True, progress=False)
+    np.testing.assert_allclose(tta, (plain + mirror) / 2, atol=1e-4)
+    assert len(embedding_store(FAST, cache, tta=True)) == 1
+    assert len(embedding_store(FAST, cache)) == 2
