@@ -1,4 +1,5 @@
 # The two commands a newcomer needs are in the README: `make run` and `make test`.
+# CI (.ci/run) calls `make test` in a fresh clone.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -18,6 +19,7 @@ install: $(BIN)/postergenre
 
 run: install
 	$(BIN)/postergenre data check $(DATA)
+	$(BIN)/postergenre train $(DATA) --out runs/default --split runs/split.json
 
 test: install
 	$(BIN)/pytest

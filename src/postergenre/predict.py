@@ -13,6 +13,7 @@ import numpy as np
 from .bundle import Bundle
 from .data.images import IMAGE_SUFFIXES, ImageError
 from .errors import UserError
+from .evaluation.thresholds import apply_thresholds
 from .features.canvas import load_canvas, to_batch
 
 
@@ -44,15 +45,6 @@ def expand_inputs(items: list[Path]) -> list[Path]:
     return files
 
 
-def decide(probs: np.ndarray, thresholds: np.ndarray, at_least_one: bool) -> np.ndarray:
-    """Genres over their thresholds; with ``at_least_one``, the top genre if none passes."""
-    pred = probs >= thresholds
-    if at_least_one:
-        none = ~pred.any(axis=1)
-        pred[none, np.argmax(probs[none] / thresholds, axis=1)] = True
-    return pred
-
-
 def _load(path: Path) -> np.ndarray | str:
     try:
         return load_canvas(path)
@@ -64,7 +56,8 @@ def predict_files(bundle: Bundle, files: list[Path], batch_size: int = 32,
                   workers: int = 2) -> Iterator[Prediction]:
     """Predictions in input order; unreadable files yield a Prediction with ``error``."""
     genres, thresholds = bundle.genres, bundle.thresholds
-    at_least_one = bool(bundle.meta.get("decision", {}).get("at_least_one", True))
+    rule = bundle.meta.get("decision", {})
+    at_least_one, max_genres = bool(rule.get("at_least_one", True)), rule.get("max_genres")
     with ThreadPoolExecutor(workers) as pool:
         decoded = _prefetch(pool, files, ahead=4 * batch_size)
         batch: list[tuple[Path, np.ndarray]] = []
@@ -74,10 +67,10 @@ def predict_files(bundle: Bundle, files: list[Path], batch_size: int = 32,
                 continue
             batch.append((path, item))
             if len(batch) == batch_size:
-                yield from _run(bundle, batch, genres, thresholds, at_least_one)
+                yield from _run(bundle, batch, genres, thresholds, at_least_one, max_genres)
                 batch = []
         if batch:
-            yield from _run(bundle, batch, genres, thresholds, at_least_one)
+            yield from _run(bundle, batch, genres, thresholds, at_least_one, max_genres)
 
 
 def _prefetch(pool: ThreadPoolExecutor, files: list[Path], ahead: int) -> Iterator:
@@ -91,9 +84,9 @@ def _prefetch(pool: ThreadPoolExecutor, files: list[Path], ahead: int) -> Iterat
         yield pending.popleft().result()
 
 
-def _run(bundle, batch, genres, thresholds, at_least_one) -> Iterator[Prediction]:
+def _run(bundle, batch, genres, thresholds, at_least_one, max_genres) -> Iterator[Prediction]:
     probs = bundle.run(to_batch([a for _, a in batch]))
-    pred = decide(probs, thresholds, at_least_one)
+    pred = apply_thresholds(probs, thresholds, at_least_one=at_least_one, max_genres=max_genres)
     for (path, _), p, d in zip(batch, probs, pred, strict=True):
         order = np.argsort(-p)
         yield Prediction(

@@ -28,7 +28,7 @@ from .errors import UserError
 from .evaluation import (
     compute_metrics,
     evaluate_baselines,
-    fit_thresholds,
+    fit_decision,
     render_markdown,
     summarise_folds,
 )
@@ -39,7 +39,6 @@ from .models.choices import get_model
 from .models.finetune import FineTuneConfig
 from .models.heads import HeadConfig
 from .models.seed_cnn import SeedCNNConfig
-from .predict import decide
 from .progress import stderr
 
 
@@ -161,10 +160,11 @@ def cross_validate(f: Features, config: TrainConfig, genres: list[str], on_fold=
         fit = train_mask & (f.parts != fold) & (f.parts != val_fold)
         val, ev = f.parts == val_fold, f.parts == fold
         head = choice.make(config).fit(f.x[fit], f.y[fit], f.x[val], f.y[val])
-        thresholds = fit_thresholds(f.y[val], head.predict_proba(f.x[val]))
+        rule = fit_decision(f.y[val], head.predict_proba(f.x[val]),
+                            at_least_one=config.at_least_one)
         probs = head.predict_proba(f.x[ev])
         oof[ev] = probs
-        pred = decide(probs, thresholds, config.at_least_one)
+        pred = rule.apply(probs)
         fold_metrics.append(compute_metrics(f.y[ev], probs, pred, genres))
         best_epochs.append(head.best_epoch)
         stderr.print(
@@ -209,11 +209,11 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
     epochs = max(1, int(np.median(best_epochs)))
     head = choice.make(config).fit(f.x[train_mask], f.y[train_mask], epochs=epochs)
     scored = train_mask & ~np.isnan(oof).any(axis=1)  # all of it unless cv_rounds < folds
-    thresholds = fit_thresholds(f.y[scored], oof[scored])
+    rule = fit_decision(f.y[scored], oof[scored], at_least_one=config.at_least_one)
     timings["final_fit_s"] = time.perf_counter() - t2
 
     probs = head.predict_proba(f.x[test_mask])
-    pred = decide(probs, thresholds, config.at_least_one)
+    pred = rule.apply(probs)
     test_metrics = compute_metrics(f.y[test_mask], probs, pred, genres)
     baselines = evaluate_baselines(f.y[train_mask], f.y[test_mask], genres)
     cv_summary = summarise_folds(fold_metrics)
@@ -228,7 +228,7 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
                                   output_names=("probabilities",))
     info = {
         "model": choice.describe(config),
-        "decision": {"at_least_one": config.at_least_one, "thresholds_from": "out-of-fold CV"},
+        "decision": {**rule.to_json(), "thresholds_from": "out-of-fold CV predictions"},
         "vocabulary": vocab.to_json(),
         "metrics": {"test": _headline(test_metrics), "cv": _headline_cv(cv_summary)},
         "data": {"dataset": str(ds.root), "dataset_fingerprint": ds.fingerprint(),
@@ -238,7 +238,7 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
     preprocessing = {"canvas_hw": list(CANVAS_HW), "canvas_revision": CANVAS_REVISION,
                      "canvas": "decode to RGB (alpha on white), stretch to canvas, bilinear",
                      "in_graph": choice.in_graph}
-    write_bundle(out / "model", onnx_path, genres, thresholds, preprocessing, info)
+    write_bundle(out / "model", onnx_path, genres, rule.thresholds, preprocessing, info)
     onnx_path.unlink()
     timings["bundle_s"] = time.perf_counter() - t3
     timings["total_s"] = time.perf_counter() - t0

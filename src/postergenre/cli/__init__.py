@@ -12,6 +12,7 @@ import typer
 
 from ..errors import UserError
 from . import data, fetch, model  # noqa: F401 - fetch registers `data fetch`
+from . import tune as tuning
 
 app = typer.Typer(
     help="Predict a movie's genres from its poster; train and evaluate models honestly.",
@@ -23,6 +24,8 @@ app.add_typer(data.app, name="data")
 app.command()(model.train)
 app.command()(model.predict)
 app.command()(model.evaluate)
+app.command()(tuning.tune)
+app.command()(tuning.compare)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,9 +14,17 @@ from .baselines import (
 )
 from .metrics import compute_metrics, summarise_folds
 from .report import render_markdown, render_rich_table
-from .thresholds import apply_thresholds, fit_thresholds, thresholds_to_dict
+from .thresholds import (
+    DecisionRule,
+    apply_thresholds,
+    fit_decision,
+    fit_thresholds,
+    thresholds_to_dict,
+)
 
 __all__ = [
+    "DecisionRule",
+    "fit_decision",
     "apply_thresholds",
     "best_constant_baseline",
     "best_constant_label_set",

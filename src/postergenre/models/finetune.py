@@ -55,8 +55,11 @@ def trunk_blocks(trunk: nn.Module) -> list[nn.Module]:
     """The trunk's blocks in forward order (stem first, last conv last)."""
     net = getattr(trunk, "net", None)
     if net is not None and hasattr(net, "_blocks"):  # EfficientNet-Lite
-        return [nn.ModuleList([net._conv_stem, net._bn0]), *net._blocks,
-                nn.ModuleList([net._conv_head, net._bn1])]
+        return [
+            nn.ModuleList([net._conv_stem, net._bn0]),
+            *net._blocks,
+            nn.ModuleList([net._conv_head, net._bn1]),
+        ]
     if hasattr(trunk, "features"):  # MobileNetV2
         return list(trunk.features)
     return list(trunk.children())
@@ -82,8 +85,12 @@ class FineTuneClassifier(PixelClassifier):
 
     config: FineTuneConfig
 
-    def __init__(self, config: FineTuneConfig | None = None, head: HeadConfig | None = None,
-                 pretrained: bool = True):
+    def __init__(
+        self,
+        config: FineTuneConfig | None = None,
+        head: HeadConfig | None = None,
+        pretrained: bool = True,
+    ):
         super().__init__(config or FineTuneConfig())
         self.head_config = head or HeadConfig()
         self.pretrained = pretrained
@@ -98,7 +105,7 @@ class FineTuneClassifier(PixelClassifier):
         model = FineTuneModel(backbone, head)
         blocks = trunk_blocks(backbone.trunk)
         k = len(blocks) if self.config.train_blocks == -1 else self.config.train_blocks
-        self._trained = blocks[len(blocks) - k:] if k else []
+        self._trained = blocks[len(blocks) - k :] if k else []
         for p in backbone.parameters():
             p.requires_grad_(False)
         for block in self._trained:
@@ -123,8 +130,12 @@ class FineTuneClassifier(PixelClassifier):
     @torch.no_grad()
     def _embed(self, backbone: nn.Module, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         backbone.eval()
-        return torch.cat([backbone(as_float_nchw(x[i:i + batch_size], self.device)).cpu()
-                          for i in range(0, len(x), batch_size)]).numpy()
+        return torch.cat(
+            [
+                backbone(as_float_nchw(x[i : i + batch_size], self.device)).cpu()
+                for i in range(0, len(x), batch_size)
+            ]
+        ).numpy()
 
     def optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
         c = self.config

@@ -43,9 +43,11 @@ def resize_like_graph(pixels: torch.Tensor, hw: tuple[int, int]) -> torch.Tensor
 def pixel_store(hw: tuple[int, int], cache_dir: PathLike | None = None) -> ArrayStore:
     """The cache of (h, w, 3) uint8 pixels at size ``hw``, keyed by image content hash."""
     h, w = hw
-    return ArrayStore(cache_dir or default_cache_dir(), producer=f"pixels-{h}x{w}",
-                      version=f"{PIXELS_REVISION}-canvas{CANVAS_HW[0]}x{CANVAS_HW[1]}r"
-                              f"{CANVAS_REVISION}")
+    return ArrayStore(
+        cache_dir or default_cache_dir(),
+        producer=f"pixels-{h}x{w}",
+        version=f"{PIXELS_REVISION}-canvas{CANVAS_HW[0]}x{CANVAS_HW[1]}r{CANVAS_REVISION}",
+    )
 
 
 def to_size(canvases: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
@@ -131,8 +133,9 @@ def _fill(store: ArrayStore, jobs, hw, progress: bool, workers: int):
     h, w = hw
     with ThreadPoolExecutor(workers) as pool:
         results = pool.map(_decode, jobs, chunksize=16)
-        for key, arr, reason in track(results, len(jobs), f"pixels {h}x{w}: decoding "
-                                      f"{len(jobs)} posters", progress):
+        for key, arr, reason in track(
+            results, len(jobs), f"pixels {h}x{w}: decoding {len(jobs)} posters", progress
+        ):
             if reason is not None:
                 yield key, reason
                 continue
@@ -200,8 +203,14 @@ class PixelClassifier:
         return self.config.loss
 
     # the loop ----------------------------------------------------------------------------
-    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
-            y_val: np.ndarray | None = None, epochs: int | None = None) -> PixelClassifier:
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        epochs: int | None = None,
+    ) -> PixelClassifier:
         import copy
         import math
 
@@ -221,8 +230,11 @@ class PixelClassifier:
         n_epochs = epochs or cfg.max_epochs
         loss_name = self.loss_name()
         steps = n_epochs * math.ceil(len(x) / cfg.batch_size)
-        sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-                 if getattr(cfg, "cosine", False) else None)
+        sched = (
+            torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+            if getattr(cfg, "cosine", False)
+            else None
+        )
         best, best_state, since_best = -1.0, None, 0
         self.history = []
         for epoch in range(1, n_epochs + 1):
@@ -230,7 +242,7 @@ class PixelClassifier:
             order = rng.permutation(len(x))
             total = 0.0
             for start in range(0, len(x), cfg.batch_size):
-                idx = np.sort(order[start:start + cfg.batch_size])
+                idx = np.sort(order[start : start + cfg.batch_size])
                 if len(idx) < 2:
                     continue
                 xb = self.augment(as_float_nchw(x[idx], self.device), gen)
@@ -265,8 +277,10 @@ class PixelClassifier:
         if self.module is None:
             raise RuntimeError("fit the model first")
         self.module.eval()
-        out = [torch.sigmoid(self.module.logits(as_float_nchw(x[i:i + batch_size], self.device)))
-               for i in range(0, len(x), batch_size)]
+        out = [
+            torch.sigmoid(self.module.logits(as_float_nchw(x[i : i + batch_size], self.device)))
+            for i in range(0, len(x), batch_size)
+        ]
         return torch.cat(out).float().cpu().numpy()
 
     def export_module(self) -> torch.nn.Module:

@@ -51,16 +51,19 @@ class SeedCNNConfig:
 
     def __post_init__(self):
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"seed-cnn activation must be one of {list(ACTIVATIONS)}, "
-                             f"not {self.activation!r}")
+            raise ValueError(
+                f"seed-cnn activation must be one of {list(ACTIVATIONS)}, not {self.activation!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"seed-cnn optimizer must be one of {OPTIMIZERS}, "
-                             f"not {self.optimizer!r}")
+            raise ValueError(
+                f"seed-cnn optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}"
+            )
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
         if len(self.image_hw) != 2 or min(self.image_hw) < 22:
-            raise ValueError(f"seed-cnn image_hw must be [h, w] with sides >= 22, "
-                             f"not {self.image_hw}")
+            raise ValueError(
+                f"seed-cnn image_hw must be [h, w] with sides >= 22, not {self.image_hw}"
+            )
         self.image_hw = [int(v) for v in self.image_hw]
 
     def to_json(self) -> dict:
@@ -70,8 +73,14 @@ class SeedCNNConfig:
 class SeedCNN(nn.Module):
     """Canvas pixels (N, 3, 268, 182) in [0, 255] -> genre probabilities (N, n_out)."""
 
-    def __init__(self, n_out: int, activation: str = "relu", image_hw=(200, 200),
-                 conv_dropout: float = 0.2, dense_dropout: float = 0.5):
+    def __init__(
+        self,
+        n_out: int,
+        activation: str = "relu",
+        image_hw=(200, 200),
+        conv_dropout: float = 0.2,
+        dense_dropout: float = 0.5,
+    ):
         super().__init__()
         self.image_hw = (int(image_hw[0]), int(image_hw[1]))
         act = ACTIVATIONS[activation]
@@ -79,13 +88,21 @@ class SeedCNN(nn.Module):
         channels = 3
         h, w = self.image_hw
         for filters in (50, 20, 10):
-            layers += [nn.Conv2d(channels, filters, 3), act(), nn.MaxPool2d(2),
-                       nn.Dropout(conv_dropout)]
+            layers += [
+                nn.Conv2d(channels, filters, 3),
+                act(),
+                nn.MaxPool2d(2),
+                nn.Dropout(conv_dropout),
+            ]
             channels, h, w = filters, (h - 2) // 2, (w - 2) // 2
         layers += [
             nn.Flatten(),
-            nn.Linear(channels * h * w, 64), act(), nn.Dropout(dense_dropout),
-            nn.Linear(64, 32), act(), nn.Dropout(dense_dropout),
+            nn.Linear(channels * h * w, 64),
+            act(),
+            nn.Dropout(dense_dropout),
+            nn.Linear(64, 32),
+            act(),
+            nn.Dropout(dense_dropout),
             nn.Linear(32, n_out),
         ]
         self.net = nn.Sequential(*layers)
@@ -120,8 +137,13 @@ class SeedCNNClassifier(PixelClassifier):
         if c.optimizer == "sgd":
             return torch.optim.SGD(params, lr=c.lr, weight_decay=c.weight_decay)
         if c.optimizer == "adagrad":
-            return torch.optim.Adagrad(params, lr=c.lr, weight_decay=c.weight_decay,
-                                       initial_accumulator_value=0.1, eps=1e-7)
+            return torch.optim.Adagrad(
+                params,
+                lr=c.lr,
+                weight_decay=c.weight_decay,
+                initial_accumulator_value=0.1,
+                eps=1e-7,
+            )
         if c.optimizer == "adam":
             return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay, eps=1e-7)
         return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)

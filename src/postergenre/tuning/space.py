@@ -77,7 +77,9 @@ class SearchSpace:
     def grid_points(self) -> list[dict]:
         grid = self.grid()
         keys = list(grid)
-        return [dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())]
+        return [
+            dict(zip(keys, values, strict=True)) for values in itertools.product(*grid.values())
+        ]
 
     def size(self) -> int | None:
         return len(self.grid_points()) if self.is_grid else None

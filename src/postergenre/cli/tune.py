@@ -1,0 +1,188 @@
+"""``postergenre tune`` (hyperparameter search) and ``postergenre compare`` (leaderboard)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import options as o
+
+console = Console()
+
+
+def tune(
+    data_dir: o.DataDir,
+    model: Annotated[str, typer.Option(help="head, seed-cnn or finetune.")] = "head",
+    space: Annotated[
+        str,
+        typer.Option(
+            help="Search space of the model (seed-cnn: prototype-grid, wide; head: default; "
+            "finetune: default)."
+        ),
+    ] = "",
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            help="Finished trials the study should reach, over all workers (grid: its size)."
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage URL shared by workers, e.g. sqlite:///tune.db or "
+            "postgresql://user@host/db (default: OUT/tune.db)."
+        ),
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Study name (default: MODEL-SPACE).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder (default: tune/STUDY).")] = None,
+    split: o.SplitFile = Path("split.json"),
+    config: Annotated[Path | None, typer.Option(help="Base config.json for every trial.")] = None,
+    metric: Annotated[str, typer.Option(help="CV metric to optimise.")] = "macro_map",
+    train_subset: Annotated[
+        int | None, typer.Option(help="Tune on this many random training posters.")
+    ] = None,
+    cv_rounds: Annotated[
+        int | None, typer.Option(help="CV rounds per trial (default: all).")
+    ] = None,
+    epochs: Annotated[int | None, typer.Option(help="Max epochs of seed-cnn/finetune.")] = None,
+    image_size: Annotated[
+        int | None, typer.Option(help="seed-cnn input side (square; the prototype: 200).")
+    ] = None,
+    prune: Annotated[bool, typer.Option(help="Prune trials below the median.")] = True,
+    seed: Annotated[int | None, typer.Option(help="Sampler seed.")] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop this worker after N seconds.")] = None,
+    min_support: o.MinSupport = 50,
+    cache: o.CacheDir = None,
+    labels: o.Labels = None,
+    metadata: o.Metadata = None,
+    images: o.Images = None,
+    id_column: o.IdColumn = None,
+    genres_column: o.GenresColumn = None,
+    genre_columns: o.GenreColumns = None,
+) -> None:
+    """Search hyperparameters with Optuna: CV on the training part only, resumable, shareable
+    by several workers through --storage; writes trials.csv/.md, plots and best_config.json."""
+    from ..errors import UserError
+    from ..train import TrainConfig
+    from ..tuning.study import get_space
+    from ..tuning.study import tune as run_tune
+
+    cfg = TrainConfig()
+    if config:
+        try:
+            cfg = TrainConfig.from_json(json.loads(config.read_text()))
+        except (OSError, ValueError, TypeError) as e:
+            raise UserError(f"{config}: not a usable config ({e})") from None
+    try:
+        cfg.model = model
+        cfg.__post_init__()
+        cfg.min_support = min_support
+        if train_subset is not None:
+            cfg.train_subset = train_subset
+        if cv_rounds is not None:
+            cfg.cv_rounds = cv_rounds
+        if epochs is not None:
+            cfg.seed_cnn.max_epochs = cfg.finetune.max_epochs = epochs
+        if image_size is not None:
+            cfg.seed_cnn.image_hw = [image_size, image_size]
+            cfg.seed_cnn.__post_init__()
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    from ..models.choices import get_model
+
+    space_name = space or next(iter(get_model(model).spaces))
+    search = get_space(model, space_name)
+    if epochs is not None and "seed_cnn.max_epochs" in search.fixed:
+        search = type(search)(
+            search.name,
+            search.description,
+            search.params,
+            {**search.fixed, "seed_cnn.max_epochs": epochs},
+        )
+    ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column, genre_columns)
+    result = run_tune(
+        ds,
+        split,
+        cfg,
+        search,
+        trials=trials,
+        storage=storage,
+        study_name=study,
+        out=out,
+        metric=metric,
+        prune=prune,
+        seed=seed,
+        timeout=timeout,
+        cache_dir=cache,
+    )
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if v)
+    console.print(f"study {result.study_name} ({result.storage}): {counts}", highlight=False)
+    if result.best_value is not None:
+        console.print(
+            f"best {metric} {result.best_value:.4f}: {result.best_params}", highlight=False
+        )
+        console.print(
+            f"report: {result.out}; train the best: postergenre train {data_dir} "
+            f"--config {result.best_config} --split {split}",
+            highlight=False,
+        )
+
+
+def compare(
+    runs: Annotated[list[Path] | None, typer.Argument(help="Run folders.")] = None,
+    runs_dir: Annotated[
+        Path | None, typer.Option("--runs", help="A folder of run folders.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for leaderboard.md and leaderboard.csv.")
+    ] = None,
+    split: Annotated[
+        Path | None,
+        typer.Option(help="Only runs on this split file (default: the split most runs share)."),
+    ] = None,
+    throughput: Annotated[
+        bool, typer.Option(help="Measure predict throughput of bundles that have none recorded.")
+    ] = True,
+    seconds: Annotated[float, typer.Option(help="Seconds per throughput measurement.")] = 2.0,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """Leaderboard: runs on the same split side by side, with the trivial baselines."""
+    from ..atomic import write_text
+    from ..compare import compare as run_compare
+    from ..data.splits import Split
+    from ..errors import UserError
+
+    paths = list(runs or []) + ([runs_dir] if runs_dir else [])
+    if not paths:
+        raise UserError("give run folders or --runs FOLDER")
+    fingerprint = Split.load(split).fingerprint if split else None
+    board = run_compare(paths, fingerprint, measure=throughput, seconds=seconds)
+    if out:
+        write_text(out / "leaderboard.md", board.to_markdown())
+        write_text(out / "leaderboard.csv", board.to_csv())
+    if as_csv:
+        print(board.to_csv(), end="")
+        return
+    header, rows = board.display_rows()
+    keep = [
+        i
+        for i, h in enumerate(header)
+        if not h.startswith(("micro AP", "Hamming", "subset", "samples"))
+    ]
+    table = Table(title=f"leaderboard (split {board.split_fingerprint})")
+    for i in keep:
+        table.add_column(header[i], justify="left" if i < 3 else "right")
+    for row in rows:
+        table.add_row(*[row[i] for i in keep])
+    console.print(table)
+    for run, why in board.refused.items():
+        console.print(f"[yellow]not listed[/yellow] {run}: {why}", highlight=False)
+    for note in board.notes:
+        console.print(note, highlight=False)
+    if out:
+        console.print(f"written: {out / 'leaderboard.md'}, {out / 'leaderboard.csv'}")
