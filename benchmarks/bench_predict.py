@@ -1,6 +1,6 @@
 """Predict throughput of a bundle, end to end from files vs bare onnxruntime, and peak memory.
 
-    python benchmarks/bench_predict.py runs/default/model [--posters 512] [--batch-size 32]
+    python benchmarks/bench_predict.py runs/default/model [--posters 512] [--batch-size 8]
 
 Prints posters/s of ``predict_files`` (decode + canvas + inference + decision, from files),
 posters/s of the bundle's graph alone on ready-made input with the same batch size, in the

@@ -52,10 +52,36 @@ def messy(tmp_path):
     (p / "bomb.png").write_bytes(_png_with_declared_size(60000, 60000))
     save_image(p / "nolabel.jpg", seed=9)
     (root / "notes.txt").write_text("ignored")
-    labelled = ["rgb", "grey", "cmyk", "pal", "alpha", "big", "dup1", "dup2", "truncated",
-                "text", "empty", "bomb", "ghost"]
-    genres = ["Drama|Comedy", "Drama", "Horror", "Comedy", "Drama|Horror", "Comedy", "Drama",
-              "Drama", "Horror", "Comedy", "Drama", "Comedy", "Drama"]
+    labelled = [
+        "rgb",
+        "grey",
+        "cmyk",
+        "pal",
+        "alpha",
+        "big",
+        "dup1",
+        "dup2",
+        "truncated",
+        "text",
+        "empty",
+        "bomb",
+        "ghost",
+    ]
+    genres = [
+        "Drama|Comedy",
+        "Drama",
+        "Horror",
+        "Comedy",
+        "Drama|Horror",
+        "Comedy",
+        "Drama",
+        "Drama",
+        "Horror",
+        "Comedy",
+        "Drama",
+        "Comedy",
+        "Drama",
+    ]
     pd.DataFrame({"imdb_id": labelled, "genres": genres}).to_csv(root / "genres.csv", index=False)
     return root
 
@@ -68,8 +94,12 @@ def test_decode_modes_to_rgb(messy):
 
 @pytest.mark.parametrize(
     "name, reason",
-    [("truncated.jpg", "cannot decode"), ("text.jpg", "not an image"),
-     ("empty.jpg", "empty file"), ("bomb.png", "exceeds")],
+    [
+        ("truncated.jpg", "cannot decode"),
+        ("text.jpg", "not an image"),
+        ("empty.jpg", "empty file"),
+        ("bomb.png", "exceeds"),
+    ],
 )
 def test_bad_files_get_a_reason(messy, name, reason):
     digest, error = images.probe(messy / "posters" / name)
@@ -107,8 +137,10 @@ def test_check_cli_json_and_chart(messy, tmp_path, capsys):
         ("Comedy, Family", ["Comedy", "Family"]),
         ('["Action", "Sci-Fi"]', ["Action", "Sci-Fi"]),
         ("['Action', 'Drama']", ["Action", "Drama"]),
-        ("[{'key': 'Action', 'value': 'Action'}, {'key': 'Comedy', 'value': 'Comedy'}]",
-         ["Action", "Comedy"]),
+        (
+            "[{'key': 'Action', 'value': 'Action'}, {'key': 'Comedy', 'value': 'Comedy'}]",
+            ["Action", "Comedy"],
+        ),
         (["Drama", "Drama"], ["Drama"]),
         ("", []),
         (None, []),
@@ -129,8 +161,9 @@ def _tiny(tmp_path):
 GENRES = [["Drama", "Comedy"], ["Horror"], ["Comedy"], []]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet", "jsonl", "json", "multihot", "ranked",
-                                 "pylist"])
+@pytest.mark.parametrize(
+    "fmt", ["csv", "tsv", "parquet", "jsonl", "json", "multihot", "ranked", "pylist"]
+)
 def test_table_formats(tmp_path, fmt):
     root = _tiny(tmp_path)
     ids = [f"tt{i}" for i in range(4)]
@@ -139,12 +172,14 @@ def test_table_formats(tmp_path, fmt):
         pd.DataFrame({"imdb_id": ids, "genres": piped}).to_csv(root / "l.csv", index=False)
     elif fmt == "tsv":
         pd.DataFrame({"id": ids, "genre": [", ".join(g) for g in GENRES]}).to_csv(
-            root / "l.tsv", sep="\t", index=False)
+            root / "l.tsv", sep="\t", index=False
+        )
     elif fmt == "parquet":
         pd.DataFrame({"movie": ids, "genres": GENRES}).to_parquet(root / "l.parquet")
     elif fmt == "jsonl":
-        pd.DataFrame({"id": ids, "genres": GENRES}).to_json(root / "l.jsonl", orient="records",
-                                                             lines=True)
+        pd.DataFrame({"id": ids, "genres": GENRES}).to_json(
+            root / "l.jsonl", orient="records", lines=True
+        )
     elif fmt == "json":
         pd.DataFrame({"id": ids, "labels": piped}).to_json(root / "l.json", orient="records")
     elif fmt == "multihot":
@@ -158,8 +193,9 @@ def test_table_formats(tmp_path, fmt):
         df.insert(0, "id", ids)
         df.to_csv(root / "l.csv", index=False)
     elif fmt == "pylist":
-        pd.DataFrame({"id": ids, "genres": [str(g) for g in GENRES]}).to_csv(root / "l.csv",
-                                                                          index=False)
+        pd.DataFrame({"id": ids, "genres": [str(g) for g in GENRES]}).to_csv(
+            root / "l.csv", index=False
+        )
     ds = load_dataset(root)
     got = dict(zip(ds.frame["id"], ds.frame["genres"], strict=True))
     assert {k: sorted(v) for k, v in got.items()} == {
@@ -172,8 +208,9 @@ def test_metadata_table_is_joined(tmp_path):
     root = _tiny(tmp_path)
     ids = [f"tt{i}" for i in range(4)]
     pd.DataFrame({"imdb_id": ids, "genres": ["Drama"] * 4}).to_csv(root / "genres.csv", index=False)
-    pd.DataFrame({"imdb_id": ids[:2], "title": ["A", "B"], "year": [1990, 2001],
-                  "plot": ["x", None]}).to_csv(root / "movies.csv", index=False)
+    pd.DataFrame(
+        {"imdb_id": ids[:2], "title": ["A", "B"], "year": [1990, 2001], "plot": ["x", None]}
+    ).to_csv(root / "movies.csv", index=False)
     f = load_dataset(root).frame.set_index("id")
     assert f.loc["tt1", "title"] == "B" and f.loc["tt1", "year"] == 2001
     assert pd.isna(f.loc["tt3", "title"])
@@ -182,7 +219,8 @@ def test_metadata_table_is_joined(tmp_path):
 def test_explicit_columns_and_errors(tmp_path):
     root = _tiny(tmp_path)
     pd.DataFrame({"key": [f"tt{i}" for i in range(4)], "g": ["A"] * 4}).to_csv(
-        root / "l.csv", index=False)
+        root / "l.csv", index=False
+    )
     ds = load_dataset(root, columns=Columns(id="key", genres="g"))
     assert ds.labelled["genres"].tolist() == [["A"]] * 4
     with pytest.raises(UserError, match="no column 'nope'"):
@@ -223,7 +261,8 @@ def test_seed_imdb_table_format(tmp_path):
 def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
     root = _tiny(tmp_path)
     pd.DataFrame({"imdb_id": [f"tt{i}" for i in range(4)], "genres": ["A"] * 4}).to_csv(
-        root / "genres.csv", index=False)
+        root / "genres.csv", index=False
+    )
     noid = tmp_path / "noid"
     noid.mkdir()
     pd.DataFrame({"x": [1], "genres": ["A"]}).to_csv(noid / "l.csv", index=False)

@@ -57,12 +57,13 @@ def test_graph_takes_the_canvas_and_resizes_inside(tmp_path):
 
 
 def test_pixel_cache_decodes_each_content_once(tmp_path, monkeypatch):
-    files = [save_image(tmp_path / f"p{i}.png", (30 * i, 90, 200), size=(50, 70), seed=i)
-             for i in range(3)]
+    files = [
+        save_image(tmp_path / f"p{i}.png", (30 * i, 90, 200), size=(50, 70), seed=i)
+        for i in range(3)
+    ]
     (tmp_path / "bad.jpg").write_text("no image")
     paths = [*files, tmp_path / "bad.jpg", files[0]]
-    x, failures = pixels.load_pixels(paths, hw=(32, 24), cache_dir=tmp_path / "c",
-                                     progress=False)
+    x, failures = pixels.load_pixels(paths, hw=(32, 24), cache_dir=tmp_path / "c", progress=False)
     assert x.shape == (4, 32, 24, 3) and x.dtype == np.uint8
     assert list(failures) == [tmp_path / "bad.jpg"]
     np.testing.assert_array_equal(x[0], x[3])  # same content, same row
@@ -84,9 +85,22 @@ def test_seed_cnn_learns_colours_and_exports_a_bundle(tmp_path, capsys):
     cfg.seed_cnn = SeedCNNConfig(image_hw=[32, 32], batch_size=8, max_epochs=8, lr=3e-3)
     (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_json()))
     run = tmp_path / "run"
-    argv = ["train", str(data), "--config", str(tmp_path / "cfg.json"), "--out", str(run),
-            "--split", str(tmp_path / "split.json"), "--folds", "3", "--min-support", "5",
-            "--cache", str(tmp_path / "cache")]
+    argv = [
+        "train",
+        str(data),
+        "--config",
+        str(tmp_path / "cfg.json"),
+        "--out",
+        str(run),
+        "--split",
+        str(tmp_path / "split.json"),
+        "--folds",
+        "3",
+        "--min-support",
+        "5",
+        "--cache",
+        str(tmp_path / "cache"),
+    ]
     assert main(argv) == 0
     m = json.loads((run / "metrics.json").read_text())
     assert m["model"]["name"] == "seed-cnn" and m["model"]["device"] in ("cpu", "cuda")
@@ -109,16 +123,18 @@ def test_finetune_trains_only_the_last_blocks_and_the_head():
     y = np.array([[1, 0], [0, 1]] * 6, np.uint8)
     x = (y @ colours)[:, None, None, :] + rng.normal(0, 10, (12, *CANVAS_HW, 3))
     x = np.clip(x, 0, 255).astype(np.uint8)
-    cfg = FineTuneConfig(backbone="mobilenet_v2", train_blocks=1, max_epochs=1, batch_size=6,
-                         device="cpu")
+    cfg = FineTuneConfig(
+        backbone="mobilenet_v2", train_blocks=1, max_epochs=1, batch_size=6, device="cpu"
+    )
     clf = FineTuneClassifier(cfg, HeadConfig(kind="linear", max_epochs=3), pretrained=False)
     module = clf.build(2)
     blocks = trunk_blocks(module.backbone.trunk)
     before = [p.detach().clone() for p in module.backbone.parameters()]
     clf.build = lambda n_out: module  # fit the module we hold
     clf.fit(x, y)
-    changed = [not torch.equal(a, b) for a, b in zip(before, module.backbone.parameters(),
-                                                      strict=True)]
+    changed = [
+        not torch.equal(a, b) for a, b in zip(before, module.backbone.parameters(), strict=True)
+    ]
     last = {id(p) for p in blocks[-1].parameters()}
     for p, moved in zip(module.backbone.parameters(), changed, strict=True):
         assert p.requires_grad == (id(p) in last)
@@ -127,8 +143,9 @@ def test_finetune_trains_only_the_last_blocks_and_the_head():
     assert any(changed)
     p = clf.predict_proba(x)
     assert p.shape == (12, 2) and ((p >= 0) & (p <= 1)).all()
-    aug = clf.augment(torch.from_numpy(x[:4]).permute(0, 3, 1, 2).float(),
-                      torch.Generator().manual_seed(0))
+    aug = clf.augment(
+        torch.from_numpy(x[:4]).permute(0, 3, 1, 2).float(), torch.Generator().manual_seed(0)
+    )
     assert aug.shape == (4, 3, *CANVAS_HW) and 0 <= aug.min() and aug.max() <= 255
 
 

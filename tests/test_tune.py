@@ -80,8 +80,17 @@ def test_tune_never_reads_the_test_part(posters, tmp_path, monkeypatch):
         return real(paths, hashes, *args, **kwargs)
 
     monkeypatch.setattr(pixels, "load_pixels", recording)
-    tune(ds, root / "split.json", tiny_seed_cnn(), get_space("seed-cnn", "prototype-grid"),
-         trials=2, out=tmp_path / "t", cache_dir=root / "cache", progress=False, prune=False)
+    tune(
+        ds,
+        root / "split.json",
+        tiny_seed_cnn(),
+        get_space("seed-cnn", "prototype-grid"),
+        trials=2,
+        out=tmp_path / "t",
+        cache_dir=root / "cache",
+        progress=False,
+        prune=False,
+    )
     test_ids = set(split.ids(TEST))
     assert read and set(read) <= set(split.train_ids()) and not set(read) & test_ids
     ds_train, split_train = training_part(ds, split)  # what tune works on
@@ -96,9 +105,14 @@ def test_interrupted_tune_resumes_without_losing_trials(posters, tmp_path, monke
     root, data, ds = posters
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     grid = {("relu", "adam"), ("relu", "sgd"), ("tanh", "adam"), ("tanh", "sgd")}
-    space = SearchSpace("small-grid", "2 x 2", {
-        "seed_cnn.activation": Categorical(("relu", "tanh")),
-        "seed_cnn.optimizer": Categorical(("adam", "sgd"))})
+    space = SearchSpace(
+        "small-grid",
+        "2 x 2",
+        {
+            "seed_cnn.activation": Categorical(("relu", "tanh")),
+            "seed_cnn.optimizer": Categorical(("adam", "sgd")),
+        },
+    )
     real = train_module.cross_validate
     calls, interrupt = [], [True]
 
@@ -109,8 +123,14 @@ def test_interrupted_tune_resumes_without_losing_trials(posters, tmp_path, monke
             raise KeyboardInterrupt  # Ctrl-C in the middle of a trial
         return real(*args, **kwargs)
 
-    kwargs = dict(storage=storage, study_name="s", out=tmp_path / "t", cache_dir=root / "cache",
-                  progress=False, prune=False)
+    kwargs = dict(
+        storage=storage,
+        study_name="s",
+        out=tmp_path / "t",
+        cache_dir=root / "cache",
+        progress=False,
+        prune=False,
+    )
     monkeypatch.setattr(train_module, "cross_validate", interrupted_on_3rd)
     cfg = tiny_seed_cnn(cv_rounds=1)
     cfg.seed_cnn.max_epochs = 1
@@ -126,18 +146,44 @@ def test_interrupted_tune_resumes_without_losing_trials(posters, tmp_path, monke
 
 def test_two_worker_processes_share_one_study(posters, tmp_path):
     root, data, ds = posters
-    pixels.load_pixels(list(ds.frame["path"]), list(ds.frame["sha256"]), (32, 32),
-                       root / "cache", progress=False)  # both workers read the same cache
+    pixels.load_pixels(
+        list(ds.frame["path"]), list(ds.frame["sha256"]), (32, 32), root / "cache", progress=False
+    )  # both workers read the same cache
     storage = f"sqlite:///{tmp_path / 'shared.db'}"
-    argv = ["tune", str(data), "--model", "seed-cnn", "--space", "prototype-grid",
-            "--storage", storage, "--study", "shared", "--split", str(root / "split.json"),
-            "--min-support", "5", "--image-size", "32", "--epochs", "3", "--no-prune",
-            "--cv-rounds", "2",
-            "--cache", str(root / "cache")]
+    argv = [
+        "tune",
+        str(data),
+        "--model",
+        "seed-cnn",
+        "--space",
+        "prototype-grid",
+        "--storage",
+        storage,
+        "--study",
+        "shared",
+        "--split",
+        str(root / "split.json"),
+        "--min-support",
+        "5",
+        "--image-size",
+        "32",
+        "--epochs",
+        "2",
+        "--no-prune",
+        "--cv-rounds",
+        "1",
+        "--cache",
+        str(root / "cache"),
+    ]
     code = "import sys; from postergenre.cli import main; sys.exit(main(sys.argv[1:]))"
-    workers = [subprocess.Popen([sys.executable, "-c", code, *argv, "--out",
-                                 str(tmp_path / f"w{i}")], stderr=subprocess.PIPE, text=True)
-               for i in range(2)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, *argv, "--out", str(tmp_path / f"w{i}")],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     start = time.time()
     errs = [w.communicate(timeout=240)[1] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], errs

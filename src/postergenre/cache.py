@@ -20,7 +20,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 def default_cache_dir() -> Path:
-    """``$POSTERGENRE_CACHE``, else ``$XDG_CACHE_HOME/postergenre``, else ``~/.cache/postergenre``."""
+    """`$POSTERGENRE_CACHE`, else `$XDG_CACHE_HOME/postergenre`, else `~/.cache/postergenre`."""
     if env := os.environ.get("POSTERGENRE_CACHE"):
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"

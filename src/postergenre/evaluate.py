@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from .bundle import Bundle
@@ -15,8 +13,13 @@ from .evaluation import compute_metrics
 from .predict import predict_files
 
 
-def evaluate_bundle(bundle: Bundle, ds: Dataset, split: Split | None = None,
-                    part: str | None = None, batch_size: int = 32) -> dict:
+def evaluate_bundle(
+    bundle: Bundle,
+    ds: Dataset,
+    split: Split | None = None,
+    part: str | None = None,
+    batch_size: int = 8,
+) -> dict:
     """Metrics of the bundle on the labelled images of ``ds`` (only ``part`` with a split)."""
     rows = ds.labelled
     if split is not None and part:
@@ -39,7 +42,7 @@ def evaluate_bundle(bundle: Bundle, ds: Dataset, split: Split | None = None,
 
 
 def summary_line(m: dict) -> str:
-    return (f"macro mAP {m['macro_map']:.3f}  macro-F1 {m['macro_f1']:.3f}  micro-F1 "
-            f"{m['micro_f1']:.3f}  samples-F1 {m['samples_f1']:.3f}  on {m['n_evaluated']} posters")
-
-
+    return (
+        f"macro mAP {m['macro_map']:.3f}  macro-F1 {m['macro_f1']:.3f}  micro-F1 "
+        f"{m['micro_f1']:.3f}  samples-F1 {m['samples_f1']:.3f}  on {m['n_evaluated']} posters"
+    )

@@ -36,8 +36,9 @@ def expand_inputs(items: list[Path]) -> list[Path]:
     files: list[Path] = []
     for item in items:
         if item.is_dir():
-            files += sorted(p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES
-                            and p.is_file())
+            files += sorted(
+                p for p in item.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+            )
         elif item.exists():
             files.append(item)
         else:
@@ -52,8 +53,9 @@ def _load(path: Path) -> np.ndarray | str:
         return str(e)
 
 
-def predict_files(bundle: Bundle, files: list[Path], batch_size: int = 32,
-                  workers: int = 2) -> Iterator[Prediction]:
+def predict_files(
+    bundle: Bundle, files: list[Path], batch_size: int = 8, workers: int = 2
+) -> Iterator[Prediction]:
     """Predictions in input order; unreadable files yield a Prediction with ``error``."""
     genres, thresholds = bundle.genres, bundle.thresholds
     rule = bundle.meta.get("decision", {})

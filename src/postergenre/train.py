@@ -44,7 +44,9 @@ from .progress import stderr
 
 @dataclass
 class TrainConfig:
-    backbones: list[str] = field(default_factory=lambda: ["efficientnet_lite0", "mobilenet_v2"])
+    backbones: list[str] = field(
+        default_factory=lambda: ["efficientnet_lite0", "mobilenet_v2", "efficientnet_lite2"]
+    )
     tta: bool = False
     head: HeadConfig = field(default_factory=HeadConfig)
     min_support: int = 50
@@ -91,11 +93,11 @@ def split_rows(ds: Dataset, split: Split, config: TrainConfig) -> pd.DataFrame:
     rows = ds.labelled[ds.labelled["id"].isin(split.parts)].reset_index(drop=True)
     if config.train_subset:
         is_train = np.array([split.parts[i] != TEST for i in rows["id"]])
-        train_idx = np.flatnonzero(is_train)
-        if config.train_subset < len(train_idx):
+        train_ids = sorted(rows["id"][is_train])  # by id: the same subset with or without test
+        if config.train_subset < len(train_ids):
             rng = np.random.default_rng(config.seed)
-            keep = np.sort(rng.choice(train_idx, config.train_subset, replace=False))
-            rows = rows[~is_train | np.isin(np.arange(len(rows)), keep)].reset_index(drop=True)
+            keep = set(rng.choice(train_ids, config.train_subset, replace=False))
+            rows = rows[~is_train | rows["id"].isin(keep).to_numpy()].reset_index(drop=True)
     return rows
 
 

@@ -47,14 +47,19 @@ def export_fused(model: FusedModel, path: Path, opset: int = 17) -> Path:
 
     def write(tmp: Path) -> None:
         torch.onnx.export(
-            model, (example,), str(tmp), input_names=["pixels"], output_names=["probabilities"],
+            model,
+            (example,),
+            str(tmp),
+            input_names=["pixels"],
+            output_names=["probabilities"],
             dynamic_axes={"pixels": {0: "batch"}, "probabilities": {0: "batch"}},
-            opset_version=opset, dynamo=False,
+            opset_version=opset,
+            dynamo=False,
         )
 
     write_with(path, write)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    check = (torch.rand(3, 3, h, w) * 255)
+    check = torch.rand(3, 3, h, w) * 255
     with torch.no_grad():
         expected = model(check).numpy()
     got = session.run(None, {"pixels": check.numpy()})[0]

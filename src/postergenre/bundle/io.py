@@ -20,6 +20,7 @@ import onnxruntime as ort
 
 from ..atomic import write_json
 from ..errors import UserError
+from ..features.runtime import open_session
 
 BUNDLE_FORMAT = 1
 KIND = "postergenre-bundle"
@@ -46,8 +47,14 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def write_bundle(out: Path, onnx_file: Path, genres: list[str], thresholds: np.ndarray,
-                 preprocessing: dict, info: dict) -> Path:
+def write_bundle(
+    out: Path,
+    onnx_file: Path,
+    genres: list[str],
+    thresholds: np.ndarray,
+    preprocessing: dict,
+    info: dict,
+) -> Path:
     """Copy ``onnx_file`` into ``out`` and write ``bundle.json`` describing it (atomically)."""
     out.mkdir(parents=True, exist_ok=True)
     model = out / MODEL_FILE
@@ -120,12 +127,8 @@ def load_bundle(path: str | Path, threads: int | None = None) -> Bundle:
         raise UserError(f"{meta_path}: lists no {MODEL_FILE}")
     if len(meta.get("thresholds", [])) != len(meta.get("genres", [])):
         raise UserError(f"{meta_path}: genres and thresholds differ in length")
-    opts = ort.SessionOptions()
-    if threads:
-        opts.intra_op_num_threads = threads
     try:
-        session = ort.InferenceSession(str(path / MODEL_FILE), opts,
-                                       providers=["CPUExecutionProvider"])
+        session = open_session(path / MODEL_FILE, threads)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several untyped errors
         raise UserError(f"{path / MODEL_FILE}: onnxruntime cannot load it ({e})") from None
     from ..features.canvas import CANVAS_HW

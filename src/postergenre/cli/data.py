@@ -43,8 +43,17 @@ def check(
 
     start = time.perf_counter()
     ds = o.open_dataset(
-        data_dir, labels, metadata, images, id_column, genres_column, genre_columns,
-        title_column, year_column, plot_column, hash_contents=False,
+        data_dir,
+        labels,
+        metadata,
+        images,
+        id_column,
+        genres_column,
+        genre_columns,
+        title_column,
+        year_column,
+        plot_column,
+        hash_contents=False,
     )
     report = check_dataset(ds, min_support, progress=not as_json)
     chart = out / "genre_counts.png"
@@ -116,9 +125,7 @@ def split(
     genre_columns: o.GenreColumns = None,
 ) -> None:
     """Make a deterministic stratified k-fold + test split, duplicates kept together."""
-    ds = o.open_dataset(
-        data_dir, labels, metadata, images, id_column, genres_column, genre_columns
-    )
+    ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column, genre_columns)
     s = split_dataset(ds, folds, test, seed)
     s.save(out)
     counts = {p: len(s.ids(p)) for p in ["test", *s.fold_names()]}

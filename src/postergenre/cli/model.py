@@ -27,8 +27,12 @@ def train(
     tta: Annotated[bool | None, typer.Option(help="Average with the mirrored poster.")] = None,
     config: Annotated[Path | None, typer.Option(help="A config.json from an earlier run.")] = None,
     model: Annotated[str, typer.Option(help="head (frozen features), seed-cnn or finetune.")] = "",
-    train_subset: Annotated[int | None, typer.Option(
-        help="Train on this many random training posters (the test part stays whole).")] = None,
+    train_subset: Annotated[
+        int | None,
+        typer.Option(
+            help="Train on this many random training posters (the test part stays whole)."
+        ),
+    ] = None,
     cv_rounds: Annotated[int | None, typer.Option(help="Run only the first N CV rounds.")] = None,
     min_support: o.MinSupport = 50,
     folds: Annotated[int, typer.Option(help="Folds, when a new split is made.")] = 5,
@@ -44,7 +48,8 @@ def train(
 ) -> None:
     """Cross-validate, train the final model, test it once, write the run folder and bundle."""
     from ..errors import UserError
-    from ..train import TrainConfig, train as run_train
+    from ..train import TrainConfig
+    from ..train import train as run_train
 
     cfg = TrainConfig()
     if config:
@@ -73,16 +78,23 @@ def train(
         _check_backbones(cfg.backbones)
     except ValueError as e:
         raise UserError(str(e)) from None
-    ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column,
-                        genre_columns)
+    ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column, genre_columns)
     summary = run_train(ds, out, split, cfg, cache)
     cv, t = summary["cv"]["summary"]["metrics"], summary["test"]
-    console.print(f"CV ({cfg.folds} folds): macro mAP {_ms(cv['macro_map'])}, macro-F1 "
-                  f"{_ms(cv['macro_f1'])}, micro-F1 {_ms(cv['micro_f1'])}", highlight=False)
-    console.print(f"test: macro mAP {t['macro_map']:.3f}, macro-F1 {t['macro_f1']:.3f}, "
-                  f"micro-F1 {t['micro_f1']:.3f}", highlight=False)
-    console.print(f"run folder: {out}  model: {out / 'model'}  "
-                  f"({summary['timings']['total_s']:.0f} s)", highlight=False)
+    console.print(
+        f"CV ({cfg.folds} folds): macro mAP {_ms(cv['macro_map'])}, macro-F1 "
+        f"{_ms(cv['macro_f1'])}, micro-F1 {_ms(cv['micro_f1'])}",
+        highlight=False,
+    )
+    console.print(
+        f"test: macro mAP {t['macro_map']:.3f}, macro-F1 {t['macro_f1']:.3f}, "
+        f"micro-F1 {t['micro_f1']:.3f}",
+        highlight=False,
+    )
+    console.print(
+        f"run folder: {out}  model: {out / 'model'}  ({summary['timings']['total_s']:.0f} s)",
+        highlight=False,
+    )
 
 
 def _ms(s: dict) -> str:
@@ -101,16 +113,21 @@ def predict(
     model: Annotated[Path, typer.Argument(help="Model bundle folder (a run's model/).")],
     inputs: Annotated[list[Path], typer.Argument(help="Poster files or folders.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV: file, genres, one column a genre.")] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV: file, genres, one column a genre.")
+    ] = False,
     top: Annotated[int, typer.Option(help="Genres shown per poster in the table.")] = 5,
     side_by_side: Annotated[
         bool, typer.Option(help="Table of genres × posters, to compare poster variants.")
     ] = False,
     rank_by: Annotated[
-        str, typer.Option(help="Rank posters by how strongly they read as these genres, e.g. "
-                               "'Family,Comedy' (mean probability).")
+        str,
+        typer.Option(
+            help="Rank posters by how strongly they read as these genres, e.g. "
+            "'Family,Comedy' (mean probability)."
+        ),
     ] = "",
-    batch_size: Annotated[int, typer.Option(help="Posters per inference batch.")] = 32,
+    batch_size: Annotated[int, typer.Option(help="Posters per inference batch.")] = 8,
 ) -> None:
     """Genres of posters: ranked probabilities and the decided set."""
     from ..bundle import load_bundle
@@ -137,8 +154,14 @@ def predict(
         writer.writerow(["file", "genres", *bundle.genres, "error"])
         for p in stream:
             probs = p.probabilities or {}
-            writer.writerow([p.file, "|".join(p.genres),
-                             *[probs.get(g, "") for g in bundle.genres], p.error or ""])
+            writer.writerow(
+                [
+                    p.file,
+                    "|".join(p.genres),
+                    *[probs.get(g, "") for g in bundle.genres],
+                    p.error or "",
+                ]
+            )
         return
     preds = list(stream)
     for p in preds:
@@ -153,8 +176,9 @@ def predict(
         for p in preds:
             table.add_column(Path(p.file).name, justify="right")
         for g in bundle.genres:
-            table.add_row(g, *[f"{p.probabilities[g]:.2f}{'*' if g in p.genres else ''}"
-                               for p in preds])
+            table.add_row(
+                g, *[f"{p.probabilities[g]:.2f}{'*' if g in p.genres else ''}" for p in preds]
+            )
     else:
         table = Table()
         for col in ("poster", "genres", "top probabilities"):
@@ -192,13 +216,22 @@ def evaluate(
     from ..evaluation import render_markdown
 
     bundle = load_bundle(model)
-    ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column,
-                        genre_columns, hash_contents=False)
+    ds = o.open_dataset(
+        data_dir,
+        labels,
+        metadata,
+        images,
+        id_column,
+        genres_column,
+        genre_columns,
+        hash_contents=False,
+    )
     metrics = evaluate_bundle(bundle, ds, Split.load(split) if split else None, part)
     if out:
         write_json(out / "metrics.json", metrics)
-        write_text(out / "metrics.md", render_markdown(metrics, None, None,
-                                                       title=f"{model} on {data_dir}"))
+        write_text(
+            out / "metrics.md", render_markdown(metrics, None, None, title=f"{model} on {data_dir}")
+        )
     if as_json:
         print(json.dumps(metrics))
     else:

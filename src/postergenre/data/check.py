@@ -34,9 +34,7 @@ def check_dataset(ds: Dataset, min_support: int = 50, progress: bool = True) -> 
     good = frame[frame["error"].isna()]
 
     groups = good.groupby("sha256")["id"].apply(sorted)
-    dup_groups = [
-        {"sha256": h, "ids": ids} for h, ids in groups.items() if len(ids) > 1
-    ]
+    dup_groups = [{"sha256": h, "ids": ids} for h, ids in groups.items() if len(ids) > 1]
     dup_groups.sort(key=lambda g: (-len(g["ids"]), g["ids"][0]))
 
     labelled = good[good["genres"].notna()]
@@ -55,9 +53,7 @@ def check_dataset(ds: Dataset, min_support: int = 50, progress: bool = True) -> 
         "notes": ds.notes,
         "images_found": int(len(frame)),
         "decodable": int(len(good)),
-        "corrupt": [
-            {"id": r.id, "file": str(r.path), "reason": r.error} for r in bad.itertuples()
-        ],
+        "corrupt": [{"id": r.id, "file": str(r.path), "reason": r.error} for r in bad.itertuples()],
         "images_without_labels": sorted(good.loc[good["genres"].isna(), "id"]),
         "labels_without_images": ds.labels_without_images,
         "images_with_empty_genres": sorted(labelled.loc[labelled["genres"].map(len) == 0, "id"]),

@@ -64,7 +64,9 @@ def find_images(root: Path) -> tuple[dict[str, Path], list[str]]:
         if not path.is_file():
             continue
         if path.stem in images:
-            notes.append(f"id {path.stem}: several files, using {images[path.stem]}, ignoring {path}")
+            notes.append(
+                f"id {path.stem}: several files, using {images[path.stem]}, ignoring {path}"
+            )
             continue
         images[path.stem] = path
     return images, notes
@@ -113,10 +115,10 @@ def _genres(df: pd.DataFrame, path: Path, cols: Columns, id_col: str) -> tuple[l
 
 def _metadata(df: pd.DataFrame, path: Path, cols: Columns) -> dict[str, str]:
     found = {}
-    for key, cands, flag in (
-        ("title", T.TITLE_CANDIDATES, "--title-column"),
-        ("year", T.YEAR_CANDIDATES, "--year-column"),
-        ("plot", T.PLOT_CANDIDATES, "--plot-column"),
+    for key, cands in (
+        ("title", T.TITLE_CANDIDATES),
+        ("year", T.YEAR_CANDIDATES),
+        ("plot", T.PLOT_CANDIDATES),
     ):
         given = getattr(cols, key)
         if given:
@@ -183,7 +185,9 @@ def load_dataset(
             info["metadata"] = meta
         sources["tables"].append(info)
     if genre_map is None:
-        raise UserError(f"{root}: no table with a genres column; name it with --labels/--genres-column")
+        raise UserError(
+            f"{root}: no table with a genres column; name it with --labels/--genres-column"
+        )
 
     frame = pd.DataFrame({"id": sorted(image_ids)})
     frame["path"] = [image_paths[i] for i in frame["id"]]

@@ -62,15 +62,24 @@ class Split:
             d = json.loads(path.read_text())
             if d.get("format") != SPLIT_FORMAT:
                 raise ValueError(f"unknown split format {d.get('format')!r}")
-            return cls(d["parts"], d["folds"], d["test_fraction"], d["seed"], d["dataset_fingerprint"])
+            return cls(
+                d["parts"], d["folds"], d["test_fraction"], d["seed"], d["dataset_fingerprint"]
+            )
         except FileNotFoundError:
             raise UserError(f"{path}: no such split file") from None
         except (ValueError, KeyError, TypeError) as e:
             raise UserError(f"{path}: not a postergenre split file ({e})") from None
 
 
-def make_split(ids, hashes, genre_lists, folds: int = 5, test: float = 0.15, seed: int = 0,
-               fingerprint: str = "") -> Split:
+def make_split(
+    ids,
+    hashes,
+    genre_lists,
+    folds: int = 5,
+    test: float = 0.15,
+    seed: int = 0,
+    fingerprint: str = "",
+) -> Split:
     """Assign every id to the test part or one of ``folds`` folds."""
     if folds < 2:
         raise UserError(f"--folds must be at least 2 (got {folds})")
@@ -102,8 +111,9 @@ def split_dataset(ds: Dataset, folds: int = 5, test: float = 0.15, seed: int = 0
     return make_split(lab["id"], lab["sha256"], lab["genres"], folds, test, seed, ds.fingerprint())
 
 
-def load_or_make_split(ds: Dataset, path: str | Path, folds: int = 5, test: float = 0.15,
-                       seed: int = 0) -> tuple[Split, bool]:
+def load_or_make_split(
+    ds: Dataset, path: str | Path, folds: int = 5, test: float = 0.15, seed: int = 0
+) -> tuple[Split, bool]:
     """The split saved at ``path`` (checked against the dataset) or a new one saved there."""
     path = Path(path)
     if path.exists():

@@ -22,15 +22,15 @@ from .losses import LOSSES, multilabel_loss, positive_weights
 @dataclass
 class HeadConfig:
     kind: str = "mlp"  # "linear" | "mlp"
-    hidden: int = 1024
+    hidden: int = 512
     dropout: float = 0.5
     input_dropout: float = 0.2
     loss: str = "asl"
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 1e-4
-    batch_size: int = 256
-    max_epochs: int = 40
-    patience: int = 6
+    batch_size: int = 512
+    max_epochs: int = 15
+    patience: int = 3
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -86,8 +86,14 @@ class HeadClassifier:
         self.history: list[dict] = []
         self.best_epoch: int = 0
 
-    def fit(self, x: np.ndarray, y: np.ndarray, x_val: np.ndarray | None = None,
-            y_val: np.ndarray | None = None, epochs: int | None = None) -> HeadClassifier:
+    def fit(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
+        epochs: int | None = None,
+    ) -> HeadClassifier:
         """Fit on (x, y). With validation data, keep the epoch with the best validation
         macro AP and stop after ``patience`` epochs without gain; else run ``epochs``."""
         cfg = self.config
@@ -112,7 +118,7 @@ class HeadClassifier:
             order = rng.permutation(len(x))
             total = 0.0
             for start in range(0, len(x), batch_size):
-                idx = torch.from_numpy(order[start:start + batch_size])
+                idx = torch.from_numpy(order[start : start + batch_size])
                 if len(idx) < 2:
                     continue
                 loss = multilabel_loss(cfg.loss, module.logits(xt[idx]), yt[idx], pos_weight)
@@ -147,5 +153,6 @@ class HeadClassifier:
             raise RuntimeError("fit the head first")
         self.module.eval()
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        return torch.cat([self.module(xt[i:i + batch_size])
-                          for i in range(0, len(xt), batch_size)]).numpy()
+        return torch.cat(
+            [self.module(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
+        ).numpy()

@@ -14,9 +14,15 @@ def positive_weights(y: torch.Tensor, cap: float = 10.0) -> torch.Tensor:
     return ((len(y) - pos) / pos).sqrt().clamp(max=cap)
 
 
-def multilabel_loss(name: str, logits: torch.Tensor, y: torch.Tensor,
-                    pos_weight: torch.Tensor | None = None, gamma: float = 2.0,
-                    gamma_neg: float = 4.0, clip: float = 0.05) -> torch.Tensor:
+def multilabel_loss(
+    name: str,
+    logits: torch.Tensor,
+    y: torch.Tensor,
+    pos_weight: torch.Tensor | None = None,
+    gamma: float = 2.0,
+    gamma_neg: float = 4.0,
+    clip: float = 0.05,
+) -> torch.Tensor:
     """Mean loss over posters and genres.
 
     ``bce``: plain binary cross-entropy; ``weighted_bce``: positives weighted by

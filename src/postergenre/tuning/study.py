@@ -318,13 +318,17 @@ def tune(
     done_states = (TrialState.COMPLETE, TrialState.PRUNED)
     requeue_failed(study)
     if len(study.get_trials(deepcopy=False, states=done_states)) < trials:
-        with _sigterm_as_interrupt():
-            study.optimize(
-                objective,
-                timeout=timeout,
-                gc_after_trial=True,
-                callbacks=[MaxTrialsCallback(trials, states=done_states)],
-            )
+        try:
+            with _sigterm_as_interrupt():
+                study.optimize(
+                    objective,
+                    timeout=timeout,
+                    gc_after_trial=True,
+                    callbacks=[MaxTrialsCallback(trials, states=done_states)],
+                )
+        except KeyboardInterrupt:
+            write_report(study, out, base, space, metric, storage)  # what is finished so far
+            raise
     return write_report(study, out, base, space, metric, storage)
 
 
@@ -472,9 +476,11 @@ def _plots(study, folder: Path) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import optuna
+    from optuna.trial import TrialState
     from optuna.visualization import matplotlib as ovm
 
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return
     folder.mkdir(parents=True, exist_ok=True)
     plots = {
         "history.png": ovm.plot_optimization_history,
@@ -483,7 +489,7 @@ def _plots(study, folder: Path) -> None:
     }
     for name, plot in plots.items():
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            warnings.simplefilter("ignore")  # experimental-API and legend chatter
             try:
                 ax = plot(study)
             except (ValueError, RuntimeError, ZeroDivisionError) as e:
