@@ -159,3 +159,33 @@ def test_seed_cnn_classifier_contract():
         clf.fit(x[:14], y[:14], x[14:], y[14:])
         assert 1 <= clf.best_epoch <= 2 and len(clf.history) >= 1
         assert clf.predict_proba(x).shape == (20, 2)
+
+
+@pytest.mark.slow
+def test_finetune_end_to_end_writes_a_bundle(tmp_path):
+    data = colour_dataset(tmp_path / "data", n=60)
+    cfg = TrainConfig(model="finetune", folds=3, min_support=5, cv_rounds=1)
+    cfg.finetune = FineTuneConfig(backbone="mobilenet_v2", train_blocks=2, max_epochs=1)
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_json()))
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        str(data),
+        "--config",
+        str(tmp_path / "cfg.json"),
+        "--out",
+        str(run),
+        "--split",
+        str(tmp_path / "split.json"),
+        "--folds",
+        "3",
+        "--min-support",
+        "5",
+        "--cache",
+        str(tmp_path / "cache"),
+    ]
+    assert main(argv) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["model"]["name"] == "finetune" and m["model"]["device"] in ("cpu", "cuda")
+    assert m["test"]["macro_map"] > 0.8
+    assert load_bundle(run / "model").meta["model"]["finetune"]["train_blocks"] == 2

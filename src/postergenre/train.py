@@ -37,7 +37,7 @@ from .features.extract import embed
 from .features.onnx_export import export_module
 from .models.choices import get_model
 from .models.finetune import FineTuneConfig
-from .models.heads import HeadConfig
+from .models.heads import HeadConfig, HeadEnsemble
 from .models.seed_cnn import SeedCNNConfig
 from .progress import stderr
 
@@ -54,6 +54,7 @@ class TrainConfig:
     test: float = 0.15
     seed: int = 0
     at_least_one: bool = True
+    final: str = "cv-ensemble"  # head: "cv-ensemble" (average the fold heads) or "refit"
     model: str = "head"  # a name in models.choices.MODELS: head | seed-cnn | finetune
     seed_cnn: SeedCNNConfig = field(default_factory=SeedCNNConfig)
     finetune: FineTuneConfig = field(default_factory=FineTuneConfig)
@@ -146,10 +147,12 @@ def load_features(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainCon
     )
 
 
-def cross_validate(f: Features, config: TrainConfig, genres: list[str], on_fold=None):
+def cross_validate(f: Features, config: TrainConfig, genres: list[str], on_fold=None,
+                   keep_models: list | None = None):
     """Per-fold metrics, out-of-fold probabilities for the training part, best epochs.
 
-    ``on_fold(k, fold_metrics_so_far)`` is called after each round (tuning prunes there).
+    ``on_fold(k, fold_metrics_so_far)`` is called after each round (tuning prunes there);
+    the fitted fold models are appended to ``keep_models`` when it is given.
     """
     choice = get_model(config.model)
     folds = [f"fold{k}" for k in range(config.folds)]
@@ -169,6 +172,8 @@ def cross_validate(f: Features, config: TrainConfig, genres: list[str], on_fold=
         pred = rule.apply(probs)
         fold_metrics.append(compute_metrics(f.y[ev], probs, pred, genres))
         best_epochs.append(head.best_epoch)
+        if keep_models is not None:
+            keep_models.append(head)
         stderr.print(
             f"fold {k + 1}/{rounds}: macro mAP {fold_metrics[-1]['macro_map']:.3f}, "
             f"macro-F1 {fold_metrics[-1]['macro_f1']:.3f}, micro-F1 "
@@ -203,13 +208,18 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
     timings["features_s"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    fold_metrics, oof, best_epochs = cross_validate(f, config, genres)
+    fold_models: list = []
+    fold_metrics, oof, best_epochs = cross_validate(f, config, genres, keep_models=fold_models)
     timings["cross_validation_s"] = time.perf_counter() - t1
 
     t2 = time.perf_counter()
     train_mask, test_mask = f.parts != TEST, f.parts == TEST
     epochs = max(1, int(np.median(best_epochs)))
-    head = choice.make(config).fit(f.x[train_mask], f.y[train_mask], epochs=epochs)
+    ensemble = choice.name == "head" and config.final == "cv-ensemble"
+    if ensemble:  # the fold heads, averaged: better than one refit (README) and no extra fit
+        head = HeadEnsemble(fold_models)
+    else:
+        head = choice.make(config).fit(f.x[train_mask], f.y[train_mask], epochs=epochs)
     scored = train_mask & ~np.isnan(oof).any(axis=1)  # all of it unless cv_rounds < folds
     rule = fit_decision(f.y[scored], oof[scored], at_least_one=config.at_least_one)
     timings["final_fit_s"] = time.perf_counter() - t2
@@ -257,7 +267,8 @@ def train(ds: Dataset, out: Path, split_path: Path, config: TrainConfig | None =
                  "genres": genres, "dropped_genres": vocab.dropped,
                  "n_train": int(train_mask.sum()), "n_test": int(test_mask.sum())},
         "cv": {"folds": fold_metrics, "summary": cv_summary, "best_epochs": best_epochs,
-               "final_epochs": epochs},
+               "final": ("average of the CV fold models" if ensemble
+                         else f"refit on all training folds for {epochs} epochs")},
         "test": test_metrics,
         "baselines": baselines,
         "timings": timings,

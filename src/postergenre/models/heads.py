@@ -156,3 +156,26 @@ class HeadClassifier:
         return torch.cat(
             [self.module(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
         ).numpy()
+
+
+class EnsembleModule(nn.Module):
+    """The mean of several heads' probabilities (exported inside the fused graph)."""
+
+    def __init__(self, heads: list[HeadModule]):
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([h(x) for h in self.heads]).mean(0)
+
+
+class HeadEnsemble:
+    """Fitted ``HeadClassifier``s averaged; ``module`` is their ``EnsembleModule``."""
+
+    def __init__(self, members: list[HeadClassifier]):
+        self.members = members
+        self.module = EnsembleModule([m.module for m in members]).eval()
+        self.best_epoch = int(np.median([m.best_epoch for m in members]))
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([m.predict_proba(x) for m in self.members], axis=0)
