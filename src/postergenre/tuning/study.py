@@ -99,18 +99,23 @@ def open_storage(url: str):
     kwargs: dict[str, Any] = {}
     if url.startswith("sqlite"):
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=_requeue_one,
-                **kwargs,
-            )
-    except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors are many and untyped
-        raise UserError(f"cannot open study storage {hide_password(url)}: {e}") from None
+    # Workers starting together race to create the schema; the loser retries on the tables
+    # the winner made.
+    for attempt in range(5):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=_requeue_one,
+                    **kwargs,
+                )
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors are many and untyped
+            if attempt == 4:
+                raise UserError(f"cannot open study storage {hide_password(url)}: {e}") from None
+            time.sleep(0.5 * (attempt + 1))
 
 
 def hide_password(url: str) -> str:
