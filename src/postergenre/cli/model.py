@@ -81,8 +81,9 @@ def train(
     ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column, genre_columns)
     summary = run_train(ds, out, split, cfg, cache)
     cv, t = summary["cv"]["summary"]["metrics"], summary["test"]
+    rounds = summary["cv"]["summary"]["n_folds"]
     console.print(
-        f"CV ({cfg.folds} folds): macro mAP {_ms(cv['macro_map'])}, macro-F1 "
+        f"CV ({rounds} folds): macro mAP {_ms(cv['macro_map'])}, macro-F1 "
         f"{_ms(cv['macro_f1'])}, micro-F1 {_ms(cv['micro_f1'])}",
         highlight=False,
     )
@@ -98,7 +99,7 @@ def train(
 
 
 def _ms(s: dict) -> str:
-    return f"{s['mean']:.3f} ± {s['std']:.3f}"
+    return f"{s['mean']:.3f}" if s["std"] is None else f"{s['mean']:.3f} ± {s['std']:.3f}"
 
 
 def _check_backbones(names: list[str]) -> None:
