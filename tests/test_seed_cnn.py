@@ -73,7 +73,7 @@ def test_pixel_cache_decodes_each_content_once(tmp_path, monkeypatch):
     def no_decoding(job):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(pixels, "_decode", no_decoding)
+    monkeypatch.setattr(pixels, "decode_job", no_decoding)
     again, _ = pixels.load_pixels(files, hw=(32, 24), cache_dir=tmp_path / "c", progress=False)
     np.testing.assert_array_equal(again, x[:3])
     assert (tmp_path / "c" / pixels.pixel_store((32, 24), tmp_path / "c").dir.name).is_dir()

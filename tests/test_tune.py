@@ -24,6 +24,16 @@ from postergenre.tuning.study import configure, get_space, training_part, tune
 from .test_train import colour_dataset
 
 GRID = {(a, o) for a in ("relu", "tanh", "linear") for o in ("sgd", "adagrad", "adam")}
+SMALL_GRID = {("relu", "adam"), ("relu", "sgd"), ("tanh", "adam"), ("tanh", "sgd")}
+SMALL = SearchSpace(
+    "small-grid",
+    "2 x 2, one epoch",
+    {
+        "seed_cnn.activation": Categorical(("relu", "tanh")),
+        "seed_cnn.optimizer": Categorical(("adam", "sgd")),
+    },
+    fixed={"seed_cnn.max_epochs": 1},
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +94,7 @@ def test_tune_never_reads_the_test_part(posters, tmp_path, monkeypatch):
         ds,
         root / "split.json",
         tiny_seed_cnn(),
-        get_space("seed-cnn", "prototype-grid"),
+        SMALL,
         trials=2,
         out=tmp_path / "t",
         cache_dir=root / "cache",
@@ -104,15 +114,8 @@ def test_tune_never_reads_the_test_part(posters, tmp_path, monkeypatch):
 def test_interrupted_tune_resumes_without_losing_trials(posters, tmp_path, monkeypatch):
     root, data, ds = posters
     storage = f"sqlite:///{tmp_path / 'study.db'}"
-    grid = {("relu", "adam"), ("relu", "sgd"), ("tanh", "adam"), ("tanh", "sgd")}
-    space = SearchSpace(
-        "small-grid",
-        "2 x 2",
-        {
-            "seed_cnn.activation": Categorical(("relu", "tanh")),
-            "seed_cnn.optimizer": Categorical(("adam", "sgd")),
-        },
-    )
+    grid = SMALL_GRID
+    space = SMALL
     real = train_module.cross_validate
     calls, interrupt = [], [True]
 

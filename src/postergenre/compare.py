@@ -54,7 +54,7 @@ class Leaderboard:
                 str(r["model"]),
                 str(r["settings"]),
                 _int(r.get("n_train")),
-                str(r.get("device") or "–"),
+                _text(r.get("device")),
             ]
             for key, _, _ in METRICS:
                 row += [_pm(r.get(f"cv_{key}"), r.get(f"cv_{key}_std")), _num(r.get(f"test_{key}"))]
@@ -228,6 +228,10 @@ def compare(
     )
     table = table.sort_values("test_macro_map", ascending=False, na_position="last")
     return Leaderboard(table.reset_index(drop=True), split_fingerprint, refused, notes)
+
+
+def _text(v) -> str:
+    return "–" if v is None or v != v else str(v)
 
 
 def _num(v) -> str:

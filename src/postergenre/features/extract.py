@@ -120,8 +120,8 @@ def _keys(paths, hashes, failures) -> list[str | None]:
     return given
 
 
-def _decode(job: tuple[str, PathLike]) -> tuple[str, np.ndarray | None, str | None]:
-    """(key, canvas, None) or (key, None, reason); never raises."""
+def decode_job(job: tuple[str, PathLike]) -> tuple[str, np.ndarray | None, str | None]:
+    """(key, canvas, None) or (key, None, reason) for a (content hash, path) job; never raises."""
     key, path = job
     try:
         data = Path(path).read_bytes()
@@ -137,7 +137,7 @@ def _decode(job: tuple[str, PathLike]) -> tuple[str, np.ndarray | None, str | No
 
 
 def _decoded_batches(jobs, batch_size: int, prefetch: int = 4) -> Iterator[list]:
-    """Batches of ``_decode`` results, decoded in a background thread ahead of use."""
+    """Batches of ``decode_job`` results, decoded in a background thread ahead of use."""
     batches = iter([jobs[i : i + batch_size] for i in range(0, len(jobs), batch_size)])
     with ThreadPoolExecutor(1, thread_name_prefix="decode") as pool:
         pending = deque(pool.submit(_decode_all, b) for b in islice(batches, prefetch))
@@ -149,7 +149,7 @@ def _decoded_batches(jobs, batch_size: int, prefetch: int = 4) -> Iterator[list]
 
 
 def _decode_all(jobs) -> list:
-    return [_decode(j) for j in jobs]
+    return [decode_job(j) for j in jobs]
 
 
 def _compute(get_session, store: ArrayStore, jobs, batch_size, tta, progress, label):

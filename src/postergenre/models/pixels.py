@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from ..cache import ArrayStore, default_cache_dir
-from ..data.images import ImageError, content_hash, decode
-from ..features.canvas import CANVAS_HW, CANVAS_REVISION, canvas
+from ..data.images import content_hash
+from ..features.canvas import CANVAS_HW, CANVAS_REVISION
+from ..features.extract import decode_job
 from ..progress import track
 
 PathLike = str | os.PathLike
@@ -104,21 +105,6 @@ def load_pixels(
     return store.get(ok), failures
 
 
-def _decode(job) -> tuple[str, np.ndarray | None, str | None]:
-    key, path = job
-    try:
-        data = Path(path).read_bytes()
-        if content_hash(data) != key:
-            return key, None, "file changed since it was hashed"
-        return key, canvas(decode(data)), None
-    except ImageError as e:
-        return key, None, str(e)
-    except OSError as e:
-        return key, None, f"unreadable: {e.strerror or e}"
-    except Exception as e:  # a decoder bug must cost one poster, not the whole run
-        return key, None, f"cannot decode: {type(e).__name__}: {e}"
-
-
 def _fill(store: ArrayStore, jobs, hw, progress: bool, workers: int):
     """Decode ``jobs`` into ``store`` (flushing as it goes); yield (key, reason) per failure."""
     keys: list[str] = []
@@ -132,7 +118,7 @@ def _fill(store: ArrayStore, jobs, hw, progress: bool, workers: int):
 
     h, w = hw
     with ThreadPoolExecutor(workers) as pool:
-        results = pool.map(_decode, jobs, chunksize=16)
+        results = pool.map(decode_job, jobs, chunksize=16)
         for key, arr, reason in track(
             results, len(jobs), f"pixels {h}x{w}: decoding {len(jobs)} posters", progress
         ):
