@@ -17,18 +17,10 @@ from typing import Any
 import pandas as pd
 
 from .errors import UserError
+from .evaluation.report import HEADLINE
 
-# (key, label, higher is better)
-METRICS = (
-    ("macro_map", "macro mAP", True),
-    ("micro_ap", "micro AP", True),
-    ("macro_roc_auc", "macro ROC AUC", True),
-    ("macro_f1", "macro-F1", True),
-    ("micro_f1", "micro-F1", True),
-    ("samples_f1", "samples-F1", True),
-    ("hamming_loss", "Hamming loss", False),
-    ("subset_accuracy", "subset accuracy", True),
-)
+# (key, label, higher is better): the report's headline metrics, per-poster counts aside
+METRICS = tuple(m for m in HEADLINE if m[0] != "label_cardinality_pred")
 
 
 @dataclass
