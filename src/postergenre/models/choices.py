@@ -19,7 +19,7 @@ from typing import Any, Literal
 from torch import nn
 
 from ..features.canvas import CANVAS_HW
-from ..tuning.space import Categorical, Float, SearchSpace
+from .space import Categorical, Float, SearchSpace
 from . import finetune, seed_cnn
 from .heads import HeadClassifier
 from .pixels import resolve_device

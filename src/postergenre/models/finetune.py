@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..features.backbones import BackboneFeatures
-from ..tuning.space import Categorical, Float, Int, SearchSpace
+from .space import Categorical, Float, Int, SearchSpace
 from .heads import HeadClassifier, HeadConfig, HeadModule
 from .pixels import PixelClassifier, as_float_nchw
 

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from ..tuning.space import Categorical, Float, SearchSpace
+from .space import Categorical, Float, SearchSpace
 from .losses import LOSSES
 from .pixels import PixelClassifier, resize_like_graph
 

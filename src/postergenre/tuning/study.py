@@ -42,7 +42,7 @@ from ..data.vocab import build_vocabulary
 from ..errors import UserError
 from ..evaluation import summarise_folds
 from ..progress import stderr
-from .space import SearchSpace, set_path
+from ..models.space import SearchSpace, set_path
 
 HEARTBEAT_S = 30  # a running trial writes a heartbeat this often ...
 GRACE_S = 120  # ... and is declared failed (and requeued) when silent for this long
