@@ -272,6 +272,54 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("empty", "genres.csv: empty table (no columns)"),
+        ("header only", "genres.csv: empty table (a header but no rows)"),
+        ("binary junk", "genres.csv: not a table (binary content)"),
+        ("utf-16", "genres.csv: UTF-16 text; save it as UTF-8"),
+        ("latin-1", "genres.csv: not UTF-8 text"),
+        ("no matching id", "genres.csv: none of its 2 ids matches an image file name in"),
+        ("labels is a folder", "labels.csv: is a folder, not a table file"),
+        ("nothing decodes", "{root}: none of the 4 image files decodes (e.g. tt0.png: not an"),
+        ("no images", "{root}: no image files (.bmp"),
+    ],
+)
+def test_data_check_user_errors(tmp_path, capsys, case, message):
+    """Broken user input ends as one line naming the file and the problem, exit code 2."""
+    root = _tiny(tmp_path)
+    table = root / "genres.csv"
+    ids = [f"tt{i}" for i in range(4)]
+    pd.DataFrame({"imdb_id": ids, "genres": ["Drama"] * 4}).to_csv(table, index=False)
+    argv = ["data", "check", str(root), "--json", "--out", str(tmp_path / "out")]
+    if case == "empty":
+        table.write_bytes(b"")
+    elif case == "header only":
+        table.write_text("imdb_id,genres\n")
+    elif case == "binary junk":
+        table.write_bytes((root / "tt0.png").read_bytes())  # a poster saved as the table
+    elif case == "utf-16":
+        table.write_text("imdb_id,genres\ntt0,Drama\n", encoding="utf-16")
+    elif case == "latin-1":
+        table.write_text("imdb_id,genres\ntt0,Comédie\n", encoding="latin-1")
+    elif case == "no matching id":
+        pd.DataFrame({"imdb_id": ["a", "b"], "genres": ["Drama"] * 2}).to_csv(table, index=False)
+    elif case == "labels is a folder":
+        (root / "labels.csv").mkdir()
+        argv += ["--labels", str(root / "labels.csv")]
+    elif case == "nothing decodes":
+        for p in root.glob("*.png"):
+            p.write_text("not a poster")
+    elif case == "no images":
+        for p in root.glob("*.png"):
+            p.unlink()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("error: ") and message.format(root=root) in err
+
+
 def test_vocabulary_min_support():
     v = build_vocabulary([["A", "B"], ["A"], ["A", "C"], ["B"]], min_support=2)
     assert v.genres == ["A", "B"] and v.dropped == {"C": 1}

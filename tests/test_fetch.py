@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import pandas as pd
 import pytest
 
@@ -36,11 +35,11 @@ SEED = SHARED_DATA / "seed-imdb-api" / "movie_df_clean.csv"
 FAST = FetchOptions(
     concurrency=8,
     per_host=8,
-    timeout=httpx.Timeout(0.3),
+    timeout=0.3,
     deadline=0.8,
     retries=2,
     backoff=0.01,
-    max_bytes=1_000_000,
+    max_mb=1.0,
 )
 
 

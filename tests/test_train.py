@@ -13,7 +13,8 @@ from postergenre.bundle import load_bundle
 from postergenre.cli import main
 from postergenre.errors import UserError
 from postergenre.models.heads import HeadClassifier, HeadConfig
-from postergenre.train import TrainConfig
+from postergenre.features.inputs import Inputs
+from postergenre.training import TrainConfig
 
 from .conftest import save_image
 
@@ -99,7 +100,10 @@ def test_evaluate_matches_training_report(trained, capsys):
                  "--json"]) == 0
     m = json.loads(capsys.readouterr().out)
     reported = json.loads((run / "metrics.json").read_text())["test"]
-    assert m["macro_map"] == pytest.approx(reported["macro_map"], abs=0.02)
+    for key in ("macro_map", "macro_f1", "micro_f1", "samples_f1", "macro_roc_auc", "per_genre"):
+        assert m[key] == reported[key], key  # the same probabilities from the same bundle
+    table = pd.read_csv(run / "predictions_test.csv")
+    assert m["n_evaluated"] == len(table)
 
 
 def test_bundle_round_trip_and_corruption_refused(trained, tmp_path):
@@ -133,8 +137,9 @@ def test_heads_learn_a_separable_problem(kind, loss):
     x = rng.normal(size=(400, 16)).astype(np.float32)
     y = np.stack([x[:, 0] > 0.5, x[:, 1] + x[:, 2] > 0, x[:, 3] < -1], axis=1).astype(np.uint8)
     cfg = HeadConfig(kind=kind, loss=loss, hidden=32, max_epochs=30, patience=5, lr=3e-3)
-    head = HeadClassifier(cfg).fit(x[:300], y[:300], x[300:], y[300:])
-    p = head.predict_proba(x[300:])
+    fit, val = Inputs.complete(x=x[:300]), Inputs.complete(x=x[300:])
+    head = HeadClassifier(["x"], cfg).fit(fit, y[:300], val, y[300:])
+    p = head.predict_proba(val)
     assert p.shape == (100, 3) and ((p > 0) & (p < 1)).all()
     from sklearn.metrics import roc_auc_score
 

@@ -17,8 +17,8 @@ from postergenre.data.dataset import load_dataset
 from postergenre.data.splits import TEST, load_or_make_split
 from postergenre.models import pixels
 from postergenre.models.choices import MODELS
-from postergenre.train import TrainConfig
 from postergenre.models.space import Categorical, SearchSpace, set_path
+from postergenre.train import TrainConfig
 from postergenre.tuning.study import configure, get_space, training_part, tune
 
 from .test_train import colour_dataset

@@ -1,15 +1,21 @@
-"""``postergenre compare``: the leaderboard of runs made on one split.
+"""``postergenre compare``: the leaderboard of runs that can be compared.
 
-Reads each run folder's ``metrics.json`` (and ``config.json``), refuses runs made on another
-split (different split fingerprint: their test posters differ, so their numbers do not
-compare), and lists model, settings, every headline metric as CV mean ± std and test, the
-training time and the bundle's predict throughput (recorded in the run, or measured here
-with bare onnxruntime on random canvases) next to the no-information baselines.
+Reads each finished run folder's ``metrics.json`` (and ``config.json``) and lists model,
+settings, genre count, every headline metric as CV mean ± std and test, the training time
+and the bundle's predict throughput (recorded in the run, or measured here with bare
+onnxruntime on random canvases) next to the no-information baselines.
+
+Only runs whose numbers compare are ranked; the others are listed under "Not listed" with
+the reason: unfinished (no ``COMPLETE`` marker, which training writes last), unreadable,
+made on another split (their test posters differ) or trained on another genre vocabulary
+(their macro metrics average over other genres).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +27,8 @@ from .evaluation.report import HEADLINE
 
 # (key, label, higher is better): the report's headline metrics, per-poster counts aside
 METRICS = tuple(m for m in HEADLINE if m[0] != "label_cardinality_pred")
+MARKER = "COMPLETE"  # training writes it last: a run folder without it is unfinished
+MAX_MEASURE_S = 600.0  # a throughput measurement's longest allowed duration
 
 
 @dataclass
@@ -29,13 +37,14 @@ class Leaderboard:
     split_fingerprint: str | None
     refused: dict[str, str] = field(default_factory=dict)  # run -> why it is not listed
     notes: list[str] = field(default_factory=list)
+    genres: tuple[str, ...] | None = None  # the genres every listed run predicts (sorted)
 
     def to_csv(self) -> str:
         return self.table.to_csv(index=False)
 
     def display_rows(self) -> tuple[list[str], list[list[str]]]:
         """Header and formatted rows: metrics as 'CV mean ± std' and 'test' columns."""
-        header = ["run", "model", "settings", "train posters", "device"]
+        header = ["run", "model", "settings", "train posters", "genres", "device"]
         for _, label, _ in METRICS:
             header += [f"{label} CV", f"{label} test"]
         header += ["train time", "predict posters/s"]
@@ -46,6 +55,7 @@ class Leaderboard:
                 str(r["model"]),
                 str(r["settings"]),
                 _int(r.get("n_train")),
+                _int(r.get("n_genres")),
                 _text(r.get("device")),
             ]
             for key, _, _ in METRICS:
@@ -63,8 +73,10 @@ class Leaderboard:
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
         text = "\n".join(lines) + "\n"
         if self.split_fingerprint:
+            same = f", predicting the same {len(self.genres)} genres" if self.genres else ""
             text = (
-                f"All runs on split {self.split_fingerprint}; sorted by test macro mAP.\n\n" + text
+                f"All runs on split {self.split_fingerprint}{same}; sorted by test macro mAP.\n\n"
+                + text
             )
         for run, why in self.refused.items():
             text += f"\nNot listed: {run}: {why}"
@@ -74,63 +86,55 @@ class Leaderboard:
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
-    """Run folders among ``paths``: a folder with metrics.json, or folders holding such."""
+    """Run folders among ``paths`` (a run folder, or a folder of them): a folder with
+    ``metrics.json`` or the completion marker, finished or not."""
     runs: list[Path] = []
     for p in paths:
-        if (p / "metrics.json").is_file():
+        if _is_run(p):
             runs.append(p)
         elif p.is_dir():
-            runs += sorted(q.parent for q in p.glob("*/metrics.json"))
+            runs += sorted(q for q in p.iterdir() if _is_run(q))
         else:
             raise UserError(f"{p}: no such run folder")
     if not runs:
-        raise UserError(f"no run folders (with metrics.json) in {', '.join(map(str, paths))}")
+        raise UserError(
+            f"no run folders (with metrics.json or {MARKER}) in {', '.join(map(str, paths))}"
+        )
     return list(dict.fromkeys(runs))
 
 
-def settings_of(model: str, config: dict) -> str:
-    """A short description of what distinguishes a run of ``model``."""
+def _is_run(p: Path) -> bool:
+    return (p / "metrics.json").is_file() or (p / MARKER).is_file()
+
+
+def settings_of(model: str, metrics: dict, config: dict) -> str:
+    """What distinguishes the run: the one-line description it recorded
+    (``model.settings``), else (older runs) the model and its training subset, if any."""
+    recorded = (metrics.get("model") or {}).get("settings")
+    if recorded:
+        return str(recorded)
     subset = config.get("train_subset")
-    tail = f", subset {subset}" if subset else ""
-    if model == "seed-cnn":
-        c = config.get("seed_cnn", {})
-        h, w = c.get("image_hw", ["?", "?"])
-        return (
-            f"{c.get('activation')}/{c.get('optimizer')} lr {c.get('lr'):g}, batch "
-            f"{c.get('batch_size')}, <={c.get('max_epochs')} epochs, {h}x{w}, "
-            f"{c.get('loss')}{tail}"
-        )
-    head = config.get("head", {})
-    head_s = f"{head.get('kind')} {head.get('loss')}"
-    if model == "finetune":
-        c = config.get("finetune", {})
-        blocks = "all" if c.get("train_blocks") == -1 else f"last {c.get('train_blocks')}"
-        return (
-            f"{c.get('backbone')} ({blocks} blocks, lr {c.get('lr'):g}, "
-            f"<={c.get('max_epochs')} epochs{', aug' if c.get('augment') else ''}) + "
-            f"{head_s}{tail}"
-        )
-    tta = " +flip" if config.get("tta") else ""
-    return f"{'+'.join(config.get('backbones', []))}{tta} + {head_s}{tail}"
+    return f"{model}, train subset {subset}" if subset else model
 
 
 def read_run(run: Path) -> dict[str, Any]:
-    try:
-        m = json.loads((run / "metrics.json").read_text())
-    except (OSError, ValueError) as e:
-        raise UserError(f"{run / 'metrics.json'}: unreadable ({e})") from None
+    """A finished run's leaderboard row (raw numbers); ``UserError`` when unreadable."""
+    m = _read_json(run / "metrics.json")
     config = m.get("config") or {}
     if (run / "config.json").is_file():
-        config = json.loads((run / "config.json").read_text())
-    model = (m.get("model") or {}).get("name") or config.get("model", "head")
+        config = _read_json(run / "config.json")
+    model = str((m.get("model") or {}).get("name") or config.get("model") or "unknown")
+    data = m.get("data") or {}
+    genres = data.get("genres")
     cv = ((m.get("cv") or {}).get("summary") or {}).get("metrics", {})
     row: dict[str, Any] = {
         "run": run.name,
         "path": str(run),
         "model": model,
-        "settings": settings_of(model, config),
-        "n_train": (m.get("data") or {}).get("n_train"),
-        "n_test": (m.get("data") or {}).get("n_test"),
+        "settings": settings_of(model, m, config),
+        "n_train": data.get("n_train"),
+        "n_test": data.get("n_test"),
+        "n_genres": None if genres is None else len(genres),
         "cv_rounds": (m.get("cv") or {}).get("summary", {}).get("n_folds"),
         "device": (m.get("model") or {}).get("device", "cpu"),
         "split": (m.get("split") or {}).get("fingerprint"),
@@ -142,10 +146,21 @@ def read_run(run: Path) -> dict[str, Any]:
         row[f"test_{key}"] = (m.get("test") or {}).get(key)
     bench = m.get("benchmark") or {}
     if (run / "benchmark.json").is_file():
-        bench = {**bench, **json.loads((run / "benchmark.json").read_text())}
+        bench = {**bench, **_read_json(run / "benchmark.json")}
     row["predict_per_s"] = bench.get("bare_posters_per_s") or bench.get("throughput")
     row["_baselines"] = m.get("baselines") or {}
+    row["_genres"] = None if genres is None else tuple(sorted(set(genres)))
     return row
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path.name} unreadable ({e})") from None
+    if not isinstance(d, dict):
+        raise UserError(f"{path.name} unreadable (not a JSON object)")
+    return d
 
 
 def measure_throughput(
@@ -167,21 +182,35 @@ def compare(
     seconds: float = 2.0,
     threads: int | None = None,
 ) -> Leaderboard:
-    """The leaderboard of the runs under ``paths`` made on one split (the given fingerprint,
-    else that of most runs)."""
-    rows = [read_run(r) for r in find_runs(paths)]
+    """The leaderboard of the finished runs under ``paths`` made on one split (the given
+    fingerprint, else that of most runs) with one genre vocabulary (that of most runs)."""
+    if not 0 < seconds <= MAX_MEASURE_S:
+        raise UserError(f"seconds must be above 0 and at most {MAX_MEASURE_S:g}, not {seconds}")
+    if threads is not None and threads < 1:
+        raise UserError(f"threads must be at least 1, not {threads}")
+    refused: dict[str, str] = {}
+    rows = []
+    for run in find_runs(paths):
+        try:
+            if not (run / MARKER).is_file():
+                raise UserError(f"unfinished (no {MARKER} marker)")
+            rows.append(read_run(run))
+        except UserError as e:
+            refused[str(run)] = str(e)
+    if not rows:
+        run, why = next(iter(refused.items()))
+        raise UserError(f"no finished, readable run in {len(refused)} run folders ({run}: {why})")
     if split_fingerprint is None:
-        counts = pd.Series([r["split"] for r in rows]).value_counts()
-        split_fingerprint = str(counts.index[0]) if len(counts) else None
-    refused = {
-        r["path"]: f"made on split {r['split']}, not {split_fingerprint}"
-        for r in rows
-        if r["split"] != split_fingerprint
-    }
-    rows = [r for r in rows if r["split"] == split_fingerprint]
+        split_fingerprint = _majority(r["split"] for r in rows if r["split"])
+    rows = _keep(rows, refused, "split", split_fingerprint, _other_split)
     if not rows:
         raise UserError(f"no run made on split {split_fingerprint}")
     notes = []
+    genres = _majority(r["_genres"] for r in rows if r["_genres"] is not None)
+    if genres is None:
+        notes.append("Warning: no run recorded its genres; they may predict different ones.")
+    else:
+        rows = _keep(rows, refused, "_genres", genres, _other_genres)
     n_test = {r["n_test"] for r in rows}
     if len(n_test) > 1:
         notes.append(f"Warning: runs scored different numbers of test posters {sorted(n_test)}.")
@@ -195,9 +224,48 @@ def compare(
             "predict posters/s: bare onnxruntime on random canvases (batch 32), "
             "measured now on this machine; decoding not included."
         )
-    # the baselines of the run trained on the most posters (the whole training part)
+    table = pd.DataFrame(
+        [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows + _baselines(rows)]
+    )
+    table = table.sort_values("test_macro_map", ascending=False, na_position="last")
+    return Leaderboard(table.reset_index(drop=True), split_fingerprint, refused, notes, genres)
+
+
+def _majority(values: Iterable[Hashable]):
+    """The most common value (the first seen among equals); None when there is none."""
+    counts = Counter(values).most_common(1)
+    return counts[0][0] if counts else None
+
+
+def _keep(rows: list[dict], refused: dict[str, str], key: str, value, why) -> list[dict]:
+    """The rows whose ``key`` is ``value``; the others go to ``refused``, saying why."""
+    refused.update({r["path"]: why(r, value) for r in rows if r[key] != value})
+    return [r for r in rows if r[key] == value]
+
+
+def _other_split(row: dict, split: str | None) -> str:
+    return f"made on split {row['split']}, not {split}"
+
+
+def _other_genres(row: dict, genres: tuple[str, ...]) -> str:
+    mine = row["_genres"]
+    if mine is None:
+        return "no genre list recorded (metrics.json data.genres)"
+    missing, extra = set(genres) - set(mine), set(mine) - set(genres)
+    diff = [f"without {_names(missing)}"] if missing else []
+    diff += [f"with {_names(extra)}"] if extra else []
+    return f"trained on {len(mine)} genres ({'; '.join(diff)}), the others on {len(genres)}"
+
+
+def _names(genres: set[str], most: int = 5) -> str:
+    names = sorted(genres)
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _baselines(rows: list[dict]) -> list[dict]:
+    """The baselines of the run trained on the most posters (the whole training part)."""
     ref = max(rows, key=lambda r: r["n_train"] or 0)
-    baseline_rows = []
+    out = []
     for name, m in ref["_baselines"].items():
         b: dict[str, Any] = {
             "run": f"baseline: {name}",
@@ -206,6 +274,7 @@ def compare(
             "settings": (m.get("baseline") or {}).get("rule", ""),
             "n_train": ref["n_train"],
             "n_test": ref["n_test"],
+            "n_genres": ref["n_genres"],
             "device": None,
             "split": ref["split"],
             "train_s": None,
@@ -214,12 +283,8 @@ def compare(
         for key, _, _ in METRICS:
             b[f"cv_{key}"] = b[f"cv_{key}_std"] = None
             b[f"test_{key}"] = m.get(key)
-        baseline_rows.append(b)
-    table = pd.DataFrame(
-        [{k: v for k, v in r.items() if k != "_baselines"} for r in rows + baseline_rows]
-    )
-    table = table.sort_values("test_macro_map", ascending=False, na_position="last")
-    return Leaderboard(table.reset_index(drop=True), split_fingerprint, refused, notes)
+        out.append(b)
+    return out
 
 
 def _text(v) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from rich.console import Console
@@ -10,17 +10,27 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 T = TypeVar("T")
 stderr = Console(stderr=True)
 
 
-def track(items: Iterable[T], total: int, description: str, enabled: bool = True) -> Iterator[T]:
-    """Yield ``items`` while showing a progress bar on stderr."""
+class _RateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f}/s" if speed else "", style="progress.data.speed")
+
+
+def track(items: Iterable[T], total: int, description: str, enabled: bool = True,
+          size: Callable[[T], int] = lambda item: 1) -> Iterator[T]:
+    """Yield ``items`` while showing a progress bar on stderr; ``total`` counts ``size(item)``
+    units (an item may be a batch of posters)."""
     if not enabled:
         yield from items
         return
@@ -28,6 +38,7 @@ def track(items: Iterable[T], total: int, description: str, enabled: bool = True
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        _RateColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
@@ -35,4 +46,4 @@ def track(items: Iterable[T], total: int, description: str, enabled: bool = True
         task = progress.add_task(description, total=total)
         for item in items:
             yield item
-            progress.advance(task)
+            progress.advance(task, size(item))

@@ -1,8 +1,10 @@
 """Writing and loading model bundles, with integrity and compatibility checks.
 
-A bundle is a folder with ``model.onnx`` (pixels → probabilities, backbone and head fused)
-and ``bundle.json`` (genres, thresholds, preprocessing, metrics, data/split fingerprints,
-package versions, and the sha256 of every file). Nothing in it can run code when loaded.
+A bundle is a folder with its graph file(s) and ``bundle.json`` (``format``): the declared
+inputs and their preprocessing, genres, the decision rule, metrics, data/split fingerprints,
+package versions and the sha256 of every file. Loading checks the whole document first, then
+every file's size and checksum, then that the graph takes the declared inputs and gives one
+output per genre. Nothing in a bundle can run code when loaded.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import onnxruntime as ort
 
 from ..atomic import write_json
 from ..errors import UserError
+from ..evaluation.thresholds import DecisionRule
 from ..features.runtime import open_session
+from .format import FORMAT, GRAPH, KIND, META_FILE, DocumentError, check_document
+from .graph import OUTPUT
 
-BUNDLE_FORMAT = 1
-KIND = "postergenre-bundle"
 MODEL_FILE = "model.onnx"
-META_FILE = "bundle.json"
+MAX_META_BYTES = 16 << 20
 
 
 def _sha256(path: Path) -> str:
@@ -47,31 +50,32 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def write_bundle(
-    out: Path,
-    onnx_file: Path,
-    genres: list[str],
-    thresholds: np.ndarray,
-    preprocessing: dict,
-    info: dict,
-) -> Path:
-    """Copy ``onnx_file`` into ``out`` and write ``bundle.json`` describing it (atomically)."""
+def write_bundle(out: Path, graph_file: Path, genres: list[str], rule: DecisionRule,
+                 inputs: list[dict], info: dict) -> Path:
+    """Copy the graph into ``out`` and write a checked ``bundle.json`` describing it.
+
+    ``inputs``: one declaration per record field the graph takes (name, type, required,
+    preprocessing), in the graph's input order.
+    """
     out.mkdir(parents=True, exist_ok=True)
     model = out / MODEL_FILE
     tmp = out / f".{MODEL_FILE}.tmp"
-    shutil.copyfile(onnx_file, tmp)
+    shutil.copyfile(graph_file, tmp)
     tmp.replace(model)
-    meta = {
+    doc = {
         "kind": KIND,
-        "format": BUNDLE_FORMAT,
+        "format": FORMAT,
         "genres": list(genres),
-        "thresholds": [float(t) for t in thresholds],
-        "preprocessing": preprocessing,
-        "files": {MODEL_FILE: _sha256(model)},
+        "decision": rule.to_json(),
+        "inputs": inputs,
+        "graphs": {GRAPH: {"file": MODEL_FILE, "inputs": [i["name"] for i in inputs],
+                           "output": OUTPUT}},
+        "files": {MODEL_FILE: {"sha256": _sha256(model), "bytes": model.stat().st_size}},
         "versions": package_versions(),
         **info,
     }
-    write_json(out / META_FILE, meta)
+    check_document(doc)
+    write_json(out / META_FILE, doc)
     return out
 
 
@@ -79,6 +83,7 @@ def write_bundle(
 class Bundle:
     path: Path
     meta: dict
+    rule: DecisionRule
     session: ort.InferenceSession
 
     @property
@@ -87,17 +92,17 @@ class Bundle:
 
     @property
     def thresholds(self) -> np.ndarray:
-        return np.asarray(self.meta["thresholds"], dtype=np.float32)
+        return self.rule.thresholds
 
     @property
-    def canvas_hw(self) -> tuple[int, int]:
-        h, w = self.meta["preprocessing"]["canvas_hw"]
-        return int(h), int(w)
+    def inputs(self) -> list[dict]:
+        """The declared inputs the graph takes, in its input order."""
+        by_name = {i["name"]: i for i in self.meta["inputs"]}
+        return [by_name[name] for name in self.meta["graphs"][GRAPH]["inputs"]]
 
-    def run(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities (N, G) for a float32 NCHW batch of canvas pixels in [0, 255]."""
-        name = self.session.get_inputs()[0].name
-        return self.session.run(None, {name: batch})[0]
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """Probabilities (N, G) for one batch per graph input (e.g. ``{"poster": canvases}``)."""
+        return self.session.run([OUTPUT], feeds)[0]
 
 
 def load_bundle(path: str | Path, threads: int | None = None) -> Bundle:
@@ -106,36 +111,44 @@ def load_bundle(path: str | Path, threads: int | None = None) -> Bundle:
     meta_path = path / META_FILE
     if not meta_path.is_file():
         raise UserError(f"{path}: not a postergenre model bundle (no {META_FILE})")
+    if meta_path.stat().st_size > MAX_META_BYTES:
+        raise UserError(f"{meta_path}: larger than {MAX_META_BYTES >> 20} MB, not a bundle file")
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        rule = check_document(meta)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{meta_path}: unreadable bundle metadata ({e})") from None
-    if not isinstance(meta, dict) or meta.get("kind") != KIND:
-        raise UserError(f"{meta_path}: not a postergenre model bundle")
-    if meta.get("format") != BUNDLE_FORMAT:
-        raise UserError(
-            f"{meta_path}: bundle format {meta.get('format')!r}, this postergenre reads "
-            f"format {BUNDLE_FORMAT}; retrain or upgrade"
-        )
-    for name, digest in meta.get("files", {}).items():
+    except DocumentError as e:
+        raise UserError(f"{meta_path}: {e}") from None
+    root = path.resolve()
+    for name, entry in meta["files"].items():
         file = path / name
+        if not file.resolve().is_relative_to(root):
+            raise UserError(f"{file}: leaves the bundle folder (a link?)")
         if not file.is_file():
             raise UserError(f"{file}: missing from the bundle")
-        if _sha256(file) != digest:
+        if file.stat().st_size != entry["bytes"] or _sha256(file) != entry["sha256"]:
             raise UserError(f"{file}: checksum mismatch, the bundle is corrupted or was altered")
-    if MODEL_FILE not in meta.get("files", {}):
-        raise UserError(f"{meta_path}: lists no {MODEL_FILE}")
-    if len(meta.get("thresholds", [])) != len(meta.get("genres", [])):
-        raise UserError(f"{meta_path}: genres and thresholds differ in length")
+    graph = meta["graphs"][GRAPH]
+    model_file = path / graph["file"]
     try:
-        session = open_session(path / MODEL_FILE, threads)
+        session = open_session(model_file, threads)
     except Exception as e:  # noqa: BLE001 - onnxruntime raises several untyped errors
-        raise UserError(f"{path / MODEL_FILE}: onnxruntime cannot load it ({e})") from None
-    from ..features.canvas import CANVAS_HW
+        raise UserError(f"{model_file}: onnxruntime cannot load it ({e})") from None
+    if [i.name for i in session.get_inputs()] != graph["inputs"]:
+        raise UserError(f"{model_file}: graph inputs {[i.name for i in session.get_inputs()]} "
+                        f"are not the declared {graph['inputs']}")
+    outputs = session.get_outputs()
+    if len(outputs) != 1 or outputs[0].name != OUTPUT or outputs[0].shape[-1] != len(
+            meta["genres"]):
+        raise UserError(f"{model_file}: graph does not give {len(meta['genres'])} "
+                        f"probabilities (one per genre)")
+    return Bundle(path, meta, rule, session)
 
-    if tuple(meta.get("preprocessing", {}).get("canvas_hw", ())) != CANVAS_HW:
-        raise UserError(f"{meta_path}: canvas size {meta.get('preprocessing')} is not {CANVAS_HW}")
-    out = session.get_outputs()[0].shape
-    if out[-1] != len(meta["genres"]):
-        raise UserError(f"{path}: graph gives {out[-1]} outputs for {len(meta['genres'])} genres")
-    return Bundle(path, meta, session)
+
+def add_metrics(bundle_dir: Path, metrics: dict) -> None:
+    """Record ``metrics`` in a bundle's document (they are scored after it is written)."""
+    meta_path = bundle_dir / META_FILE
+    doc = json.loads(meta_path.read_text(encoding="utf-8"))
+    doc["metrics"] = metrics
+    write_json(meta_path, doc)

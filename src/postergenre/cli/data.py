@@ -13,7 +13,9 @@ from rich.table import Table
 
 from ..atomic import write_json
 from ..data.check import check_dataset
+from ..data.options import DatasetOptions
 from ..data.splits import split_dataset
+from ..errors import UserError
 from . import options as o
 
 app = typer.Typer(help="Inspect datasets and make splits.", no_args_is_help=True)
@@ -21,40 +23,25 @@ console = Console()
 
 
 @app.command()
+@o.dataset_options
 def check(
     data_dir: o.DataDir,
+    dataset: DatasetOptions,
     out: Annotated[Path, typer.Option(help="Folder for check.json and the genre chart.")] = Path(
         "reports/data-check"
     ),
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     min_support: o.MinSupport = 50,
-    labels: o.Labels = None,
-    metadata: o.Metadata = None,
-    images: o.Images = None,
-    id_column: o.IdColumn = None,
-    genres_column: o.GenresColumn = None,
-    genre_columns: o.GenreColumns = None,
-    title_column: o.TitleColumn = None,
-    year_column: o.YearColumn = None,
-    plot_column: o.PlotColumn = None,
 ) -> None:
     """Decode every image and report counts, bad files, duplicates and genre statistics."""
     from ..evaluation.plots import plot_genre_counts
 
     start = time.perf_counter()
-    ds = o.open_dataset(
-        data_dir,
-        labels,
-        metadata,
-        images,
-        id_column,
-        genres_column,
-        genre_columns,
-        title_column,
-        year_column,
-        plot_column,
-        hash_contents=False,
-    )
+    if min_support < 1:
+        raise UserError(f"--min-support must be at least 1, not {min_support}")
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder; choose another --out")
+    ds = dataset.open(data_dir, hash_contents=False)
     report = check_dataset(ds, min_support, progress=not as_json)
     chart = out / "genre_counts.png"
     plot_genre_counts(report["genre_counts"], chart)
@@ -111,21 +98,19 @@ def _print_check(r: dict, out: Path) -> None:
 
 
 @app.command()
+@o.dataset_options
 def split(
     data_dir: o.DataDir,
+    dataset: DatasetOptions,
     out: Annotated[Path, typer.Option(help="Where to save the split.")] = Path("split.json"),
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     test: Annotated[float, typer.Option(help="Fraction held out as the test part.")] = 0.15,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    labels: o.Labels = None,
-    metadata: o.Metadata = None,
-    images: o.Images = None,
-    id_column: o.IdColumn = None,
-    genres_column: o.GenresColumn = None,
-    genre_columns: o.GenreColumns = None,
 ) -> None:
     """Make a deterministic stratified k-fold + test split, duplicates kept together."""
-    ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column, genre_columns)
+    if out.is_dir():
+        raise UserError(f"{out}: is a folder; --out names the split file to write")
+    ds = dataset.open(data_dir)
     s = split_dataset(ds, folds, test, seed)
     s.save(out)
     counts = {p: len(s.ids(p)) for p in ["test", *s.fold_names()]}

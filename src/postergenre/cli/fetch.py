@@ -10,9 +10,22 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..errors import UserError
 from . import data
 
 console = Console()
+# The options a failure reason's hint is about.
+SEE = {
+    "too-large": "--max-mb",
+    "timeout": "--timeout",
+    "http-429": "--concurrency, --per-host, --delay",
+    "too-many-redirects": "--max-redirects",
+}
+
+
+def flag(setting: str) -> str:
+    """The option that sets a library setting (``max_mb`` → ``--max-mb``)."""
+    return "--timeout" if setting == "deadline" else "--" + setting.replace("_", "-")
 
 
 @data.app.command("fetch")
@@ -43,14 +56,23 @@ def fetch(
     base_url: Annotated[
         str | None, typer.Option(help="Prefix for relative URLs (e.g. TMDB poster_path).")
     ] = None,
-    concurrency: Annotated[int, typer.Option(help="Downloads in flight.")] = 8,
-    per_host: Annotated[int, typer.Option(help="Downloads in flight per host.")] = 4,
-    delay: Annotated[float, typer.Option(help="Seconds between requests to one host.")] = 0.0,
+    concurrency: Annotated[int, typer.Option(help="Downloads in flight (1-256).")] = 8,
+    per_host: Annotated[int, typer.Option(help="Downloads in flight per host (1-256).")] = 4,
+    delay: Annotated[
+        float, typer.Option(help="Seconds between requests to one host (0: none).")
+    ] = 0.0,
     timeout: Annotated[
         float, typer.Option(help="Seconds to connect or wait for data; an attempt gets 3x.")
     ] = 20.0,
-    retries: Annotated[int, typer.Option(help="Retries on 5xx, timeouts, dropped links.")] = 3,
-    max_mb: Annotated[float, typer.Option(help="Largest poster accepted, in MB.")] = 20.0,
+    retries: Annotated[
+        int, typer.Option(help="Retries on 5xx, timeouts, dropped links (0: none).")
+    ] = 3,
+    max_mb: Annotated[
+        float, typer.Option(help="Largest poster accepted from any source, in MB.")
+    ] = 20.0,
+    max_redirects: Annotated[
+        int, typer.Option(help="Redirects followed per URL (0: a redirect is a failure).")
+    ] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Download every poster URL of a (filtered) movie table into a dataset folder.
@@ -58,9 +80,7 @@ def fetch(
     Re-running the same command fetches only what is missing or failed. Writes
     OUT/movies.csv, OUT/posters/<id>.<ext> and OUT/fetch/{report.json,failures.csv}.
     """
-    import httpx
-
-    from ..data.fetch import FetchOptions, fetch_table
+    from ..data.fetch import FetchOptions, OptionError, fetch_table
     from ..data.filters import Filters, parse_list, parse_years
 
     filters = Filters(
@@ -72,18 +92,22 @@ def fetch(
         year_column=year_column,
         genres_column=genres_column,
     )
-    options = FetchOptions(
-        concurrency=concurrency,
-        per_host=per_host,
-        delay=delay,
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        deadline=3 * timeout,
-        retries=retries,
-        max_bytes=int(max_mb * 1024 * 1024),
-    )
-    report = fetch_table(
-        table, out, filters, id_column, url_column, base_url, options, progress=not as_json
-    )
+    try:
+        options = FetchOptions(
+            concurrency=concurrency,
+            per_host=per_host,
+            delay=delay,
+            timeout=timeout,
+            deadline=3 * timeout,
+            retries=retries,
+            max_mb=max_mb,
+            max_redirects=max_redirects,
+        )
+        report = fetch_table(
+            table, out, filters, id_column, url_column, base_url, options, progress=not as_json
+        )
+    except OptionError as e:
+        raise UserError(e.text(flag(e.option))) from None
     if as_json:
         print(json.dumps(report))
     else:
@@ -108,7 +132,8 @@ def _print_report(r: dict) -> None:
         t.add_row(k, str(v))
     console.print(t)
     for reason, n in r["failures_by_reason"].items():
-        console.print(f"[red]{n} failed[/red] {reason}: {r['hints'][reason]}", highlight=False)
+        see = f" (see {SEE[reason]})" if reason in SEE else ""
+        console.print(f"[red]{n} failed[/red] {reason}: {r['hints'][reason]}{see}", highlight=False)
     for note in r["notes"]:
         console.print(f"note: {note}", highlight=False)
     f = r["files"]

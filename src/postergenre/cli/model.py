@@ -1,10 +1,12 @@
-"""``postergenre train | predict | evaluate``."""
+"""``postergenre train | predict | evaluate``: thin shells over ``training``, ``predict`` and
+``evaluate``; values are validated by the library."""
 
 from __future__ import annotations
 
 import csv
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,127 +14,110 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..data.options import DatasetOptions
+from ..errors import UserError
+from ..models.losses import LOSSES
+from ..models.registry import MODELS
 from . import options as o
 
 console = Console()
+ModelName = Enum("ModelName", {n.replace("-", "_"): n for n in MODELS}, type=str)
+HeadKind = Enum("HeadKind", {"mlp": "mlp", "linear": "linear"}, type=str)
+Loss = Enum("Loss", {n: n for n in LOSSES}, type=str)
+Final = Enum("Final", {"cv_ensemble": "cv-ensemble", "refit": "refit"}, type=str)
 
 
+@o.dataset_options
 def train(
     data_dir: o.DataDir,
+    dataset: DatasetOptions,
     out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/default"),
-    split: o.SplitFile = Path("split.json"),
-    backbones: Annotated[str, typer.Option(help="Comma-separated backbones.")] = "",
-    head: Annotated[str, typer.Option(help="Head: mlp or linear.")] = "",
-    loss: Annotated[str, typer.Option(help="bce, weighted_bce, focal or asl.")] = "",
+    split: Annotated[Path | None, typer.Option(
+        help="Split file, made if absent (default: the run folder's split.json).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="A config.json (from a run or `tune`); options given here override it.")] = None,
+    model: Annotated[ModelName | None, typer.Option(help="What to train.")] = None,
+    backbones: Annotated[str | None, typer.Option(help="Comma-separated backbones.")] = None,
+    head: Annotated[HeadKind | None, typer.Option(help="Head kind.")] = None,
+    loss: Annotated[Loss | None, typer.Option(help="Training loss.")] = None,
     tta: Annotated[bool | None, typer.Option(help="Average with the mirrored poster.")] = None,
-    config: Annotated[Path | None, typer.Option(help="A config.json from an earlier run.")] = None,
-    model: Annotated[str, typer.Option(help="head (frozen features), seed-cnn or finetune.")] = "",
-    train_subset: Annotated[
-        int | None,
-        typer.Option(
-            help="Train on this many random training posters (the test part stays whole)."
-        ),
-    ] = None,
+    final: Annotated[Final | None, typer.Option(
+        help="Final model: the CV fold models averaged, or one refit.")] = None,
+    train_subset: Annotated[int | None, typer.Option(
+        help="Train on this many random training posters (the test part stays whole).")] = None,
     cv_rounds: Annotated[int | None, typer.Option(help="Run only the first N CV rounds.")] = None,
-    min_support: o.MinSupport = 50,
-    folds: Annotated[int, typer.Option(help="Folds, when a new split is made.")] = 5,
-    test: Annotated[float, typer.Option(help="Test fraction, when a new split is made.")] = 0.15,
-    seed: Annotated[int, typer.Option(help="Seed of a new split and of training.")] = 0,
+    min_support: Annotated[int | None, typer.Option(
+        help="Genres with fewer training examples are dropped [default: 50].")] = None,
+    folds: Annotated[int | None, typer.Option(
+        help="Folds, when a new split is made [default: 5].")] = None,
+    test: Annotated[float | None, typer.Option(
+        help="Test fraction, when a new split is made [default: 0.15].")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of training and of a new split [default: 0].")] = None,
     cache: o.CacheDir = None,
-    labels: o.Labels = None,
-    metadata: o.Metadata = None,
-    images: o.Images = None,
-    id_column: o.IdColumn = None,
-    genres_column: o.GenresColumn = None,
-    genre_columns: o.GenreColumns = None,
 ) -> None:
-    """Cross-validate, train the final model, test it once, write the run folder and bundle."""
-    from ..errors import UserError
-    from ..train import TrainConfig
-    from ..train import train as run_train
+    """Cross-validate, make the final model, test it once, write the run folder and bundle."""
+    from ..training import TrainConfig
+    from ..training import train as run_train
 
-    cfg = TrainConfig()
+    base = TrainConfig()
     if config:
         try:
-            cfg = TrainConfig.from_json(json.loads(config.read_text()))
-        except (OSError, ValueError, TypeError) as e:
+            base = TrainConfig.from_json(json.loads(config.read_text()))
+        except (OSError, ValueError, TypeError, KeyError) as e:
             raise UserError(f"{config}: not a usable config ({e})") from None
-    if backbones:
-        cfg.backbones = [b.strip() for b in backbones.split(",") if b.strip()]
-    if head:
-        cfg.head.kind = head
-    if loss:
-        cfg.head.loss = loss
-    if tta is not None:
-        cfg.tta = tta
-    if model:
-        cfg.model = model
-    if train_subset is not None:
-        cfg.train_subset = train_subset
-    if cv_rounds is not None:
-        cfg.cv_rounds = cv_rounds
-    cfg.min_support, cfg.folds, cfg.test, cfg.seed = min_support, folds, test, seed
+    given = {
+        "model": model, "tta": tta, "final": final, "train_subset": train_subset,
+        "cv_rounds": cv_rounds, "min_support": min_support, "folds": folds, "test": test,
+        "seed": seed, "head.kind": head, "head.loss": loss,
+        "backbones": [b.strip() for b in backbones.split(",") if b.strip()]
+        if backbones is not None else None,
+    }
     try:
-        cfg.head.__post_init__()
-        cfg.__post_init__()
-        _check_backbones(cfg.backbones)
-    except ValueError as e:
-        raise UserError(str(e)) from None
-    ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column, genre_columns)
+        cfg = base.with_values({k: v.value if isinstance(v, Enum) else v
+                                for k, v in given.items() if v is not None})
+    except (ValueError, KeyError) as e:
+        raise UserError(f"{config or 'options'}: {e}") from None
+    ds = dataset.open(data_dir)
     summary = run_train(ds, out, split, cfg, cache)
     cv, t = summary["cv"]["summary"]["metrics"], summary["test"]
-    rounds = summary["cv"]["summary"]["n_folds"]
     console.print(
-        f"CV ({rounds} folds): macro mAP {_ms(cv['macro_map'])}, macro-F1 "
-        f"{_ms(cv['macro_f1'])}, micro-F1 {_ms(cv['micro_f1'])}",
+        f"CV ({summary['cv']['summary']['n_folds']} folds): macro mAP {_ms(cv['macro_map'])}, "
+        f"macro-F1 {_ms(cv['macro_f1'])}, micro-F1 {_ms(cv['micro_f1'])}",
         highlight=False,
     )
     console.print(
         f"test: macro mAP {t['macro_map']:.3f}, macro-F1 {t['macro_f1']:.3f}, "
-        f"micro-F1 {t['micro_f1']:.3f}",
+        f"micro-F1 {t['micro_f1']:.3f} ({len(summary['data']['genres'])} genres)",
         highlight=False,
     )
-    console.print(
-        f"run folder: {out}  model: {out / 'model'}  ({summary['timings']['total_s']:.0f} s)",
-        highlight=False,
-    )
+    console.print(f"run folder: {out}  model: {out / 'model'}  "
+                  f"({summary['timings']['total_s']:.0f} s)", highlight=False)
 
 
 def _ms(s: dict) -> str:
     return f"{s['mean']:.3f}" if s["std"] is None else f"{s['mean']:.3f} ± {s['std']:.3f}"
 
 
-def _check_backbones(names: list[str]) -> None:
-    from ..features.backbones import list_backbones
-
-    unknown = [n for n in names if n not in list_backbones()]
-    if unknown or not names:
-        raise ValueError(f"unknown backbone(s) {unknown}; choose from {list_backbones()}")
-
-
 def predict(
     model: Annotated[Path, typer.Argument(help="Model bundle folder (a run's model/).")],
     inputs: Annotated[list[Path], typer.Argument(help="Poster files or folders.")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    as_csv: Annotated[
-        bool, typer.Option("--csv", help="CSV: file, genres, one column a genre.")
-    ] = False,
-    top: Annotated[int, typer.Option(help="Genres shown per poster in the table.")] = 5,
-    side_by_side: Annotated[
-        bool, typer.Option(help="Table of genres × posters, to compare poster variants.")
-    ] = False,
-    rank_by: Annotated[
-        str,
-        typer.Option(
-            help="Rank posters by how strongly they read as these genres, e.g. "
-            "'Family,Comedy' (mean probability)."
-        ),
-    ] = "",
-    batch_size: Annotated[int, typer.Option(help="Posters per inference batch.")] = 8,
-) -> None:
-    """Genres of posters: ranked probabilities and the decided set."""
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV: file, genres, one column a genre.")
+                      ] = False,
+    top: Annotated[int, typer.Option(min=1, max=1000,
+                                     help="Genres shown per poster in the table.")] = 5,
+    side_by_side: Annotated[bool, typer.Option(
+        help="Table of genres × posters, to compare poster variants.")] = False,
+    rank_by: Annotated[str, typer.Option(
+        help="Rank posters by how strongly they read as these genres, e.g. 'Family,Comedy' "
+        "(mean probability).")] = "",
+    batch_size: Annotated[int, typer.Option(min=1, max=1024,
+                                            help="Posters per inference batch.")] = 8,
+) -> int:
+    """Genres of posters: ranked probabilities and the decided set. Results go to stdout in
+    input order, skipped files to stderr; exit code 1 when no poster could be read."""
     from ..bundle import load_bundle
-    from ..errors import UserError
     from ..predict import expand_inputs, predict_files
 
     bundle = load_bundle(model)
@@ -143,40 +128,44 @@ def predict(
     unknown = [g for g in wanted if g not in bundle.genres]
     if unknown:
         raise UserError(f"--rank-by: genre(s) {unknown} not in the model ({bundle.genres})")
-    stream = predict_files(bundle, files, batch_size=batch_size)
-    if as_json:
-        for p in stream:
-            if p.error:
-                print(f"skipped {p.file}: {p.error}", file=sys.stderr)
-            print(json.dumps(p.to_json()), flush=False)
-        return
+    table, n_ok = [], 0
+    writer = csv.writer(sys.stdout, lineterminator="\n")
     if as_csv:
-        writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(["file", "genres", *bundle.genres, "error"])
-        for p in stream:
-            probs = p.probabilities or {}
-            writer.writerow(
-                [
-                    p.file,
-                    "|".join(p.genres),
-                    *[probs.get(g, "") for g in bundle.genres],
-                    p.error or "",
-                ]
-            )
-        return
-    preds = list(stream)
-    for p in preds:
+    for p in predict_files(bundle, files, batch_size=batch_size):
+        n_ok += p.error is None
         if p.error:
-            console.print(f"[red]skipped[/red] {p.file}: {p.error}", highlight=False)
-    preds = [p for p in preds if not p.error]
+            print(f"skipped {p.source}: {p.error}", file=sys.stderr)
+        if as_json:  # one line per input, errors included, so lines match inputs
+            print(json.dumps(p.to_json()), flush=True)
+        elif as_csv:
+            probs = p.probabilities or {}
+            writer.writerow([p.source, "|".join(p.genres),
+                             *[round(probs[g], 4) if probs else "" for g in bundle.genres],
+                             p.error or ""])
+        elif not p.error:
+            table.append(p)
+    if table:
+        _print_table(table, bundle.genres, wanted, top, side_by_side)
+    if not n_ok:
+        print("error: none of the given posters could be read", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_table(preds: list, genres: list[str], wanted: list[str], top: int,
+                 side_by_side: bool) -> None:
+    def score(p) -> float:
+        return sum(p.probabilities[g] for g in wanted) / len(wanted)
+
     if wanted:
-        preds.sort(key=lambda p: -sum(p.probabilities[g] for g in wanted) / len(wanted))
+        preds = sorted(preds, key=lambda p: -score(p))
     if side_by_side:
         table = Table(title="genre probabilities (* = decided)")
         table.add_column("genre")
         for p in preds:
-            table.add_column(Path(p.file).name, justify="right")
-        for g in bundle.genres:
+            table.add_column(Path(p.source).name, justify="right")
+        for g in genres:
             table.add_row(
                 g, *[f"{p.probabilities[g]:.2f}{'*' if g in p.genres else ''}" for p in preds]
             )
@@ -188,54 +177,45 @@ def predict(
             table.add_column(f"score {'+'.join(wanted)}", justify="right")
         for p in preds:
             ranked = ", ".join(f"{g} {v:.2f}" for g, v in list(p.probabilities.items())[:top])
-            row = [p.file, ", ".join(p.genres), ranked]
+            row = [p.source, ", ".join(p.genres), ranked]
             if wanted:
-                row.append(f"{sum(p.probabilities[g] for g in wanted) / len(wanted):.3f}")
+                row.append(f"{score(p):.3f}")
             table.add_row(*row)
     console.print(table)
 
 
+@o.dataset_options
 def evaluate(
     model: Annotated[Path, typer.Argument(help="Model bundle folder.")],
     data_dir: o.DataDir,
+    dataset: DatasetOptions,
     split: Annotated[Path | None, typer.Option(help="Split file, to score one part.")] = None,
     part: Annotated[str, typer.Option(help="Part of the split to score.")] = "test",
     out: Annotated[Path | None, typer.Option(help="Folder for metrics.json/.md.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
-    labels: o.Labels = None,
-    metadata: o.Metadata = None,
-    images: o.Images = None,
-    id_column: o.IdColumn = None,
-    genres_column: o.GenresColumn = None,
-    genre_columns: o.GenreColumns = None,
 ) -> None:
-    """Score a model bundle on a labelled dataset: F1s, mAP, per-genre AP/ROC AUC, …"""
+    """Score a model bundle on a labelled dataset: F1s, mAP, per-genre AP/ROC AUC, ..."""
     from ..atomic import write_json, write_text
     from ..bundle import load_bundle
     from ..data.splits import Split
     from ..evaluate import evaluate_bundle, summary_line
     from ..evaluation import render_markdown
 
+    if out is not None and out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder; choose another --out")
     bundle = load_bundle(model)
-    ds = o.open_dataset(
-        data_dir,
-        labels,
-        metadata,
-        images,
-        id_column,
-        genres_column,
-        genre_columns,
-        hash_contents=False,
-    )
+    ds = dataset.open(data_dir, hash_contents=split is not None)
     metrics = evaluate_bundle(bundle, ds, Split.load(split) if split else None, part)
     if out:
         write_json(out / "metrics.json", metrics)
-        write_text(
-            out / "metrics.md", render_markdown(metrics, None, None, title=f"{model} on {data_dir}")
-        )
+        write_text(out / "metrics.md",
+                   render_markdown(metrics, None, None, title=f"{model} on {data_dir}"))
+    for f, e in metrics["skipped_files"].items():
+        print(f"skipped {f}: {e}", file=sys.stderr)
+    if metrics["genres_not_in_model"]:
+        print(f"note: genres not in the model, not scored: "
+              f"{', '.join(metrics['genres_not_in_model'])}", file=sys.stderr)
     if as_json:
         print(json.dumps(metrics))
     else:
-        for f, e in metrics["skipped_files"].items():
-            console.print(f"[red]skipped[/red] {f}: {e}", highlight=False)
         console.print(summary_line(metrics), highlight=False)

@@ -1,63 +1,84 @@
-"""Command-line options shared by several commands."""
+"""Command-line options shared by several commands, declared once.
+
+``dataset_options`` adds the options that say how to read a dataset folder to a command and
+hands the command one ``DatasetOptions``; the library validates everything else.
+"""
 
 from __future__ import annotations
 
+import functools
+import inspect
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..data.dataset import Columns, Dataset, load_dataset
+from ..data.options import DatasetOptions
 
 DataDir = Annotated[Path, typer.Argument(help="Dataset folder: images named by id plus a table.")]
-Labels = Annotated[
-    Path | None, typer.Option("--labels", help="Table with the genres (default: detected).")
-]
-Metadata = Annotated[
-    list[Path] | None, typer.Option("--metadata", help="Extra table(s) with title/year/plot.")
-]
-Images = Annotated[
-    Path | None, typer.Option("--images", help="Image folder (default: the dataset folder).")
-]
-IdColumn = Annotated[str | None, typer.Option("--id-column", help="Id column (default: detected).")]
-GenresColumn = Annotated[
-    str | None, typer.Option("--genres-column", help="Column of genre lists (default: detected).")
-]
-GenreColumns = Annotated[
-    str | None,
-    typer.Option("--genre-columns", help="Comma-separated 0/1 or ranked genre columns."),
-]
-TitleColumn = Annotated[str | None, typer.Option("--title-column")]
-YearColumn = Annotated[str | None, typer.Option("--year-column")]
-PlotColumn = Annotated[str | None, typer.Option("--plot-column")]
 MinSupport = Annotated[
     int, typer.Option("--min-support", help="Genres with fewer examples are dropped.")
 ]
-SplitFile = Annotated[Path, typer.Option("--split", help="Split file (made if absent).")]
 CacheDir = Annotated[
     Path | None, typer.Option("--cache", help="Cache folder (default: ~/.cache/postergenre).")
 ]
 
+_DATASET_OPTIONS = {
+    "labels": Annotated[
+        Path | None, typer.Option("--labels", help="Table with the genres (default: detected).")
+    ],
+    "metadata": Annotated[
+        list[Path] | None, typer.Option("--metadata", help="Extra table(s) with title/year/plot.")
+    ],
+    "images": Annotated[
+        Path | None, typer.Option("--images", help="Image folder (default: the dataset folder).")
+    ],
+    "id_column": Annotated[str | None, typer.Option(help="Id column (default: detected).")],
+    "genres_column": Annotated[
+        str | None, typer.Option(help="Column of genre lists (default: detected).")
+    ],
+    "genre_columns": Annotated[
+        str | None, typer.Option(help="Comma-separated 0/1 or ranked genre columns.")
+    ],
+    "title_column": Annotated[str | None, typer.Option(help="Title column (default: detected).")],
+    "year_column": Annotated[str | None, typer.Option(help="Year column (default: detected).")],
+    "plot_column": Annotated[str | None, typer.Option(help="Plot column (default: detected).")],
+}
 
-def open_dataset(
-    data_dir: Path,
-    labels: Path | None = None,
-    metadata: list[Path] | None = None,
-    images: Path | None = None,
-    id_column: str | None = None,
-    genres_column: str | None = None,
-    genre_columns: str | None = None,
-    title_column: str | None = None,
-    year_column: str | None = None,
-    plot_column: str | None = None,
-    hash_contents: bool = True,
-) -> Dataset:
-    columns = Columns(
-        id=id_column,
-        genres=genres_column,
-        genre_columns=[c.strip() for c in genre_columns.split(",")] if genre_columns else None,
-        title=title_column,
-        year=year_column,
-        plot=plot_column,
-    )
-    return load_dataset(data_dir, labels, metadata, images, columns, hash_contents)
+
+def dataset_options(command):
+    """Give ``command`` (which takes ``dataset: DatasetOptions``) the dataset options."""
+    sig = inspect.signature(command, eval_str=True)
+    params = [p for p in sig.parameters.values() if p.name != "dataset"]
+    params += [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
+                                 annotation=kind) for name, kind in _DATASET_OPTIONS.items()]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        given = {name: kwargs.pop(name) for name in _DATASET_OPTIONS}
+        cols = given.pop("genre_columns")
+        dataset = DatasetOptions(
+            **{**given, "metadata": given["metadata"] or []},
+            genre_columns=[c.strip() for c in cols.split(",") if c.strip()] if cols else None,
+        )
+        return command(*args, dataset=dataset, **kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=params)
+    return wrapper
+
+
+# TEMPORARY: the per-option names cli/tune.py still uses (converted to dataset_options next)
+SplitFile = Annotated[Path, typer.Option("--split", help="Split file (made if absent).")]
+Labels = _DATASET_OPTIONS["labels"]
+Metadata = _DATASET_OPTIONS["metadata"]
+Images = _DATASET_OPTIONS["images"]
+IdColumn = _DATASET_OPTIONS["id_column"]
+GenresColumn = _DATASET_OPTIONS["genres_column"]
+GenreColumns = _DATASET_OPTIONS["genre_columns"]
+
+
+def open_dataset(data_dir, labels=None, metadata=None, images=None, id_column=None,
+                 genres_column=None, genre_columns=None):
+    cols = [c.strip() for c in genre_columns.split(",")] if genre_columns else None
+    return DatasetOptions(labels, metadata or [], images, id_column, genres_column,
+                          cols).open(data_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -28,7 +29,8 @@ def tune(
     trials: Annotated[
         int | None,
         typer.Option(
-            help="Finished trials the study should reach, over all workers (grid: its size)."
+            help="Finished trials the study should reach, over all workers: 1 to 100000, "
+            "at most a grid's size (default: the grid's size, else 20)."
         ),
     ] = None,
     storage: Annotated[
@@ -44,18 +46,24 @@ def tune(
     config: Annotated[Path | None, typer.Option(help="Base config.json for every trial.")] = None,
     metric: Annotated[str, typer.Option(help="CV metric to optimise.")] = "macro_map",
     train_subset: Annotated[
-        int | None, typer.Option(help="Tune on this many random training posters.")
+        int | None,
+        typer.Option(help="Tune on this many random training posters (all, when fewer)."),
     ] = None,
     cv_rounds: Annotated[
-        int | None, typer.Option(help="CV rounds per trial (default: all).")
+        int | None, typer.Option(help="CV rounds per trial (default, or more than the folds: all).")
     ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Max epochs of seed-cnn/finetune.")] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Max epochs of seed-cnn/finetune (1 to 10000).")
+    ] = None,
     image_size: Annotated[
-        int | None, typer.Option(help="seed-cnn input side (square; the prototype: 200).")
+        int | None,
+        typer.Option(help="seed-cnn input side, 22 to 1024 (square; the prototype: 200)."),
     ] = None,
     prune: Annotated[bool, typer.Option(help="Prune trials below the median.")] = True,
-    seed: Annotated[int | None, typer.Option(help="Sampler seed.")] = None,
-    timeout: Annotated[float | None, typer.Option(help="Stop this worker after N seconds.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampler seed, 0 to 2**32 - 1.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(help="Stop this worker after N seconds (N > 0).")
+    ] = None,
     min_support: o.MinSupport = 50,
     cache: o.CacheDir = None,
     labels: o.Labels = None,
@@ -68,19 +76,17 @@ def tune(
     """Search hyperparameters with Optuna: CV on the training part only, resumable, shareable
     by several workers through --storage; writes trials.csv/.md, plots and best_config.json."""
     from ..errors import UserError
-    from ..train import TrainConfig
-    from ..tuning.study import get_space
-    from ..tuning.study import tune as run_tune
+    from ..tuning import get_space, train_config
+    from ..tuning import tune as run_tune
 
-    cfg = TrainConfig()
+    cfg = train_config()
     if config:
         try:
-            cfg = TrainConfig.from_json(json.loads(config.read_text()))
-        except (OSError, ValueError, TypeError) as e:
+            cfg = train_config(json.loads(config.read_text()))
+        except (OSError, ValueError, UserError) as e:
             raise UserError(f"{config}: not a usable config ({e})") from None
     try:
         cfg.model = model
-        cfg.__post_init__()
         cfg.min_support = min_support
         if train_subset is not None:
             cfg.train_subset = train_subset
@@ -91,19 +97,13 @@ def tune(
         if image_size is not None:
             cfg.seed_cnn.image_hw = [image_size, image_size]
             cfg.seed_cnn.__post_init__()
+        cfg.__post_init__()
     except ValueError as e:
         raise UserError(str(e)) from None
-    from ..models.choices import get_model
-
-    space_name = space or next(iter(get_model(model).spaces))
-    search = get_space(model, space_name)
-    if epochs is not None and "seed_cnn.max_epochs" in search.fixed:
-        search = type(search)(
-            search.name,
-            search.description,
-            search.params,
-            {**search.fixed, "seed_cnn.max_epochs": epochs},
-        )
+    search = get_space(model, space or None)
+    if epochs is not None:  # --epochs beats the epochs a space fixes
+        capped = {k: epochs for k in search.fixed if k.endswith(".max_epochs")}
+        search = dataclasses.replace(search, fixed={**search.fixed, **capped})
     ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column, genre_columns)
     result = run_tune(
         ds,
@@ -148,10 +148,13 @@ def compare(
     throughput: Annotated[
         bool, typer.Option(help="Measure predict throughput of bundles that have none recorded.")
     ] = True,
-    seconds: Annotated[float, typer.Option(help="Seconds per throughput measurement.")] = 2.0,
+    seconds: Annotated[
+        float, typer.Option(help="Seconds per throughput measurement (above 0, at most 600).")
+    ] = 2.0,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
-    """Leaderboard: runs on the same split side by side, with the trivial baselines."""
+    """Leaderboard: finished runs on the same split and genres side by side, with the trivial
+    baselines; the others are listed as not comparable."""
     from ..atomic import write_text
     from ..compare import compare as run_compare
     from ..data.splits import Split
@@ -173,6 +176,7 @@ def compare(
         "run",
         "model",
         "train posters",
+        "genres",
         "device",
         "macro mAP CV",
         "macro mAP test",
@@ -183,7 +187,8 @@ def compare(
         "predict posters/s",
     )
     keep = [header.index(h) for h in shown]  # the rest (settings, …) is in the .md/.csv
-    table = Table(title=f"leaderboard (split {board.split_fingerprint})")
+    genres = f", {len(board.genres)} genres" if board.genres else ""
+    table = Table(title=f"leaderboard (split {board.split_fingerprint}{genres})")
     for i in keep:
         table.add_column(header[i], justify="left" if i < 2 else "right")
     for row in rows:

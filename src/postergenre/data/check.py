@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import UserError
 from ..progress import track
 from .dataset import Dataset
 from .images import probe
@@ -26,12 +27,21 @@ def probe_all(paths: list[Path], workers: int | None = None, progress: bool = Tr
 
 
 def check_dataset(ds: Dataset, min_support: int = 50, progress: bool = True) -> dict:
-    """Decode every image and report counts, problems, duplicates and genre statistics."""
+    """Decode every image and report counts, problems, duplicates and genre statistics.
+
+    ``UserError`` if no image decodes.
+    """
     frame = ds.frame
     probed = probe_all(list(frame["path"]), progress=progress)
     frame = frame.assign(sha256=[h for h, _ in probed], error=[e for _, e in probed])
     bad = frame[frame["error"].notna()]
     good = frame[frame["error"].isna()]
+    if good.empty:
+        first = bad.iloc[0]
+        raise UserError(
+            f"{ds.sources['images']}: none of the {len(bad)} image files decodes "
+            f"(e.g. {Path(first['path']).name}: {first['error']})"
+        )
 
     groups = good.groupby("sha256")["id"].apply(sorted)
     dup_groups = [{"sha256": h, "ids": ids} for h, ids in groups.items() if len(ids) > 1]

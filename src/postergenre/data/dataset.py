@@ -2,7 +2,8 @@
 
 ``load_dataset`` finds the images (named by id), the label table and optional metadata tables,
 detects their columns (or takes them from the caller), and returns a ``Dataset`` whose
-``frame`` has one row per id: ``id, path, sha256, genres, title, year, plot``.
+``frame`` has one row per id: ``id, path, sha256, genres, title, year, plot``. Genre names are
+normalised, case variants merged and rows of one id united; ``Dataset.notes`` lists each merge.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 from ..errors import UserError
 from . import table as T
 from .images import IMAGE_SUFFIXES, content_hash
+from .vocab import merge_case_variants
 
 
 @dataclass
@@ -37,7 +39,7 @@ class Dataset:
     frame: pd.DataFrame  # id, path, sha256, genres (list | None), title, year, plot
     labels_without_images: list[str]
     sources: dict  # which files and columns were used
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # merges and skips, for people to read
 
     @property
     def labelled(self) -> pd.DataFrame:
@@ -74,18 +76,6 @@ def find_images(root: Path) -> tuple[dict[str, Path], list[str]]:
 
 def find_tables(root: Path) -> list[Path]:
     return sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in T.TABLE_SUFFIXES)
-
-
-def _id_column(df: pd.DataFrame, path: Path, given: str | None, image_ids: set[str]) -> str | None:
-    if given:
-        return T.require_column(df, given, path, "--id-column")
-    best, best_overlap = None, 0
-    for col in df.columns:
-        ids = {T.normalise_id(v) for v in df[col].head(5000)}
-        overlap = len(ids & image_ids)
-        if overlap > best_overlap:
-            best, best_overlap = col, overlap
-    return best or T.find_column(df, T.ID_CANDIDATES)
 
 
 def _genres(df: pd.DataFrame, path: Path, cols: Columns, id_col: str) -> tuple[list, str] | None:
@@ -159,7 +149,7 @@ def load_dataset(
     for i, path in enumerate(table_paths):
         df = T.read_table(path)
         explicit_labels = labels is not None and i == 0
-        id_col = _id_column(df, path, cols.id, image_ids)
+        id_col = T.detect_id_column(df, path, cols.id, image_ids)
         if id_col is None:
             if explicit_labels or cols.id or _genres(df, path, cols, "") is not None:
                 raise UserError(f"{path}: no id column found; name it with --id-column")
@@ -169,12 +159,15 @@ def load_dataset(
         info = {"file": str(path), "id_column": id_col}
         got = _genres(df, path, cols, id_col) if genre_map is None else None
         if got is not None:
-            genre_lists, where = got
-            genre_map = {}
-            for id_, g in zip(ids, genre_lists, strict=True):
-                if id_ is not None:
-                    genre_map.setdefault(id_, []).extend(x for x in g if x not in genre_map[id_])
-            info["genres"] = where
+            genre_lists, info["genres"] = got
+            genre_map, repeats = _genres_by_id(path, ids, genre_lists, notes)
+            info["identical_duplicate_rows"] = repeats
+            if image_ids and not genre_map.keys() & image_ids:
+                raise UserError(
+                    f"{path}: none of its {len(genre_map)} ids matches an image file name in "
+                    f"{image_dir} (ids like {_examples(genre_map)}; files like "
+                    f"{_examples(image_ids)})"
+                )
         elif explicit_labels:
             raise UserError(f"{path}: no genres column found; name it with --genres-column")
         meta = _metadata(df, path, cols)
@@ -188,6 +181,8 @@ def load_dataset(
         raise UserError(
             f"{root}: no table with a genres column; name it with --labels/--genres-column"
         )
+    if not image_ids:
+        raise UserError(f"{image_dir}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
 
     frame = pd.DataFrame({"id": sorted(image_ids)})
     frame["path"] = [image_paths[i] for i in frame["id"]]
@@ -203,6 +198,40 @@ def load_dataset(
     frame["sha256"] = hash_files(list(frame["path"])) if hash_contents else None
     without = sorted(set(genre_map) - image_ids)
     return Dataset(root, frame, without, sources, notes)
+
+
+def _genres_by_id(
+    path: Path, ids: list[str | None], genre_lists: list[list[str]], notes: list[str]
+) -> tuple[dict[str, list[str]], int]:
+    """Genres per id and the number of identical duplicate rows (dropped silently).
+
+    Case variants of a name are merged (``merge_case_variants``); rows of one id with different
+    genres are united. Both get a note.
+    """
+    lists, merges = merge_case_variants(genre_lists)
+    for kept, others in merges.items():
+        spelled = ", ".join(repr(o) for o in others)
+        notes.append(f"{path.name}: genre {spelled} merged into {kept!r} (same name, other case)")
+    rows: dict[str, dict[frozenset, list[str]]] = {}
+    for id_, names in zip(ids, lists, strict=True):
+        if id_ is not None:
+            rows.setdefault(id_, {}).setdefault(frozenset(names), names)
+    identical = sum(i is not None for i in ids) - sum(len(r) for r in rows.values())
+    mixed = [i for i, r in rows.items() if len(r) > 1]
+    if mixed:
+        example = " + ".join("|".join(n) or "(none)" for n in rows[mixed[0]].values())
+        notes.append(
+            f"{path.name}: {len(mixed)} id(s) in several rows with different genres; "
+            f"genres united (e.g. {mixed[0]}: {example})"
+        )
+    merged = {
+        i: list(dict.fromkeys(g for names in r.values() for g in names)) for i, r in rows.items()
+    }
+    return merged, identical
+
+
+def _examples(ids, n: int = 3) -> str:
+    return ", ".join(sorted(ids)[:n])
 
 
 def hash_files(paths: list[Path], workers: int = 8) -> list[str | None]:

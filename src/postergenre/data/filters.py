@@ -72,9 +72,8 @@ def year_of(value: object) -> int | None:
 
 
 def is_missing(value: object) -> bool:
-    if value is None or (not isinstance(value, (list, tuple)) and pd.isna(value)):
-        return True
-    return isinstance(value, str) and value.strip().lower() in _MISSING
+    """Null, or text like ``""``, ``"n/a"`` or ``"null"``."""
+    return T.is_null(value) or (isinstance(value, str) and value.strip().lower() in _MISSING)
 
 
 def _rating_key(value: object) -> str:

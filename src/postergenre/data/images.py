@@ -7,10 +7,12 @@ import io
 import warnings
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 MAX_PIXELS = 40_000_000  # a poster bigger than this is treated as a decompression bomb
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})
 
 
 class ImageError(Exception):
@@ -22,11 +24,7 @@ def content_hash(data: bytes) -> str:
 
 
 def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Decode image bytes to an RGB image, or raise ``ImageError`` with the reason.
-
-    Alpha is composited on white; CMYK, palette and greyscale images are converted; EXIF
-    orientation is applied.
-    """
+    """Decode image bytes to RGB with ``to_rgb``; ``ImageError`` with the reason if unusable."""
     if not data:
         raise ImageError("empty file (0 bytes)")
     try:
@@ -37,6 +35,7 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
             if w * h > max_pixels:
                 raise ImageError(f"declared size {w}x{h} exceeds {max_pixels:,} pixels")
             im.load()
+            return to_rgb(im)
     except ImageError:
         raise
     except UnidentifiedImageError:
@@ -45,21 +44,50 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ImageError(f"decompression bomb: {e}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as e:
         raise ImageError(f"cannot decode: {e}") from None
-    return to_rgb(im)
 
 
 def to_rgb(im: Image.Image) -> Image.Image:
+    """The picture a person sees, as 8-bit RGB.
+
+    EXIF orientation is applied. Transparent pixels (alpha modes, palette or greyscale/RGB with a
+    transparent colour) are laid on white. 16-bit greyscale (``I;16*``) is scaled by its full
+    range (65535 → 255). 32-bit ``I`` and float ``F`` pixels carry no declared range, so it is
+    read from the values: 0..255 stay, up to 65535 are scaled as 16-bit, and for ``F`` only,
+    0..1 is scaled by 255; negative, larger or non-finite values raise ``ImageError``. Other
+    modes (1, L, CMYK, YCbCr; 16-bit RGB(A), which Pillow opens as 8-bit) use Pillow's conversion.
+    """
     im = ImageOps.exif_transpose(im)
-    if im.mode == "P":
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        im = _numeric_to_8bit(im)
+    if im.mode == "P" or (im.mode in ("L", "RGB") and "transparency" in im.info):
         im = im.convert("RGBA")
-    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "RGBa"):
+    if im.mode in _ALPHA_MODES:
         im = im.convert("RGBA")
         background = Image.new("RGB", im.size, (255, 255, 255))
         background.paste(im, mask=im.getchannel("A"))
         return background
-    if im.mode != "RGB":
-        im = im.convert("RGB")
-    return im
+    return im if im.mode == "RGB" else im.convert("RGB")
+
+
+def _numeric_to_8bit(im: Image.Image) -> Image.Image:
+    """An ``I;16*``, ``I`` or ``F`` image as ``L`` (``LA`` if it has a transparent value)."""
+    values = np.asarray(im)
+    if im.mode.startswith("I;16"):
+        top = 65535
+    else:
+        if not np.isfinite(values).all():
+            raise ImageError(f"{im.mode} image with non-finite pixel values")
+        low, high = values.min(), values.max()
+        if low < 0 or high > 65535:
+            raise ImageError(f"{im.mode} pixel values {low}..{high}: no known brightness range")
+        top = 1 if im.mode == "F" and high <= 1 else 255 if high <= 255 else 65535
+    scaled = np.rint(values.astype(np.float32) * np.float32(255 / top)).astype(np.uint8)
+    out = Image.fromarray(scaled)
+    transparent = im.info.get("transparency")
+    if isinstance(transparent, (int, float)):
+        alpha = Image.fromarray(np.where(values == transparent, 0, 255).astype(np.uint8))
+        out = Image.merge("LA", (out, alpha))
+    return out
 
 
 def load(path: str | Path) -> Image.Image:

@@ -71,6 +71,9 @@ class Split:
             raise UserError(f"{path}: not a postergenre split file ({e})") from None
 
 
+MAX_FOLDS = 20
+
+
 def make_split(
     ids,
     hashes,
@@ -81,11 +84,20 @@ def make_split(
     fingerprint: str = "",
 ) -> Split:
     """Assign every id to the test part or one of ``folds`` folds."""
-    if folds < 2:
-        raise UserError(f"--folds must be at least 2 (got {folds})")
-    if not 0 < test < 1:
-        raise UserError(f"--test must be between 0 and 1 (got {test})")
+    if isinstance(folds, bool) or not isinstance(folds, int) or not 3 <= folds <= MAX_FOLDS:
+        raise UserError(
+            f"folds must be an integer from 3 to {MAX_FOLDS} (CV trains on k-2 "
+            f"folds, validates on one, scores one), not {folds!r}"
+        )
+    if not 0.01 <= test <= 0.5:
+        raise UserError(f"test must be a fraction from 0.01 to 0.5, not {test!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise UserError(f"seed must be an integer from 0 to 2**32-1, not {seed!r}")
     ids, genre_lists = list(ids), list(genre_lists)
+    if len(set(ids)) < 2 * (folds + 1):
+        raise UserError(
+            f"{len(set(ids))} labelled movies are too few for {folds} folds and a test part"
+        )
     keys = [h if h else f"id:{i}" for i, h in zip(ids, hashes, strict=True)]
     group_of = {k: g for g, k in enumerate(dict.fromkeys(keys))}
     groups = np.array([group_of[k] for k in keys])

@@ -2,14 +2,13 @@
 
 Tables: CSV, TSV, Parquet, JSON lines (or a JSON array). Genres: ``A|B``, ``A, B``, a
 Python/JSON list (of names or of ``{"key": .., "value": ..}`` dicts), ranked columns
-(``Genre_1..N``) or one 0/1 column per genre.
+(``Genre_1..N``) or one 0/1 column per genre. Genre names are normalised by ``normalise_genre``.
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import math
 import re
 from pathlib import Path
 
@@ -23,36 +22,64 @@ GENRE_CANDIDATES = ("genres", "genre", "genrelist", "labels", "label", "tags")
 TITLE_CANDIDATES = ("title", "primarytitle", "name", "movie_title")
 YEAR_CANDIDATES = ("year", "release_year", "startyear")
 PLOT_CANDIDATES = ("plot", "overview", "synopsis", "summary")
+MISSING_CELLS = ("nan", "none", "null", "[]")  # a whole genre cell reading like this is empty
 _RANKED = re.compile(r"^genre[_ ]?\d+$", re.IGNORECASE)
 _SPLIT = re.compile(r"\s*[|,;/]\s*")
+_EDGES = re.compile(r"^[\s'\"]+|[\s'\"]+$")
+_IMAGE_LIKE = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+_HEAD_BYTES = 8192
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read one table file; ``UserError`` naming the file if it can't be read."""
+    """Read one table file; ``UserError`` naming the file if it can't be read, is not a table
+    (a folder, binary content, not UTF-8) or is empty (no columns or no rows)."""
     path = Path(path)
     suffix = path.suffix.lower()
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder, not a table file")
+    if not path.exists():
+        raise UserError(f"{path}: no such file")
+    if suffix not in TABLE_SUFFIXES:
+        raise UserError(f"{path}: unsupported table format {suffix!r} (use {TABLE_SUFFIXES})")
     try:
-        if suffix == ".csv":
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
-        elif suffix == ".tsv":
-            df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=[""])
-        elif suffix == ".parquet":
-            df = pd.read_parquet(path)
-        elif suffix in (".jsonl", ".ndjson"):
-            df = pd.read_json(path, lines=True, dtype=False)
-        elif suffix == ".json":
-            text = path.read_text(encoding="utf-8").lstrip()
-            df = pd.read_json(path, lines=not text.startswith("["), dtype=False)
-        else:
-            raise UserError(f"{path}: unsupported table format {suffix!r} (use {TABLE_SUFFIXES})")
+        df = _read(path, suffix)
     except UserError:
         raise
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
+    except pd.errors.EmptyDataError:
+        df = pd.DataFrame()
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8") from None
     except Exception as e:  # noqa: BLE001 - any parser error becomes a one-line message
         raise UserError(f"{path}: cannot read table: {str(e).splitlines()[0]}") from None
+    if df.columns.empty:
+        raise UserError(f"{path}: empty table (no columns)")
+    if df.empty:
+        raise UserError(f"{path}: empty table (a header but no rows)")
     df.columns = [str(c).strip() for c in df.columns]
     return df
+
+
+def _read(path: Path, suffix: str) -> pd.DataFrame:
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    head = _text_head(path)
+    if suffix in (".csv", ".tsv"):
+        sep = "\t" if suffix == ".tsv" else ","
+        return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    lines = suffix != ".json" or not head.lstrip().startswith("[")
+    return pd.read_json(path, lines=lines, dtype=False)
+
+
+def _text_head(path: Path) -> str:
+    """The start of a text table; ``UserError`` if it is binary or UTF-16."""
+    with path.open("rb") as f:
+        head = f.read(_HEAD_BYTES)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UserError(f"{path}: UTF-16 text; save it as UTF-8")
+    controls = sum(b < 32 and b not in b"\t\n\r\f" for b in head)
+    if b"\0" in head or controls > len(head) // 20:
+        raise UserError(f"{path}: not a table (binary content)")
+    return head.decode("utf-8", errors="ignore")
 
 
 def find_column(df: pd.DataFrame, candidates: tuple[str, ...]) -> str | None:
@@ -72,9 +99,30 @@ def require_column(df: pd.DataFrame, name: str, path: Path, flag: str) -> str:
     return name
 
 
+def detect_id_column(
+    df: pd.DataFrame, path: Path, given: str | None, known_ids: set[str]
+) -> str | None:
+    """``given`` if it exists, else the column whose values match most ``known_ids`` (image
+    names), else the first column named like an id; None if there is none."""
+    if given:
+        return require_column(df, given, path, "--id-column")
+    best, best_overlap = None, 0
+    for col in df.columns:
+        ids = {normalise_id(v) for v in df[col].head(5000)}
+        overlap = len(ids & known_ids)
+        if overlap > best_overlap:
+            best, best_overlap = col, overlap
+    return best or find_column(df, ID_CANDIDATES)
+
+
+def is_null(value: object) -> bool:
+    """None, NaN or NA (not an empty list or string)."""
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
+
+
 def normalise_id(value: object) -> str | None:
     """An id as a string; file names lose their folder and suffix; empty → None."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if is_null(value):
         return None
     text = str(value).strip()
     if not text:
@@ -83,14 +131,20 @@ def normalise_id(value: object) -> str | None:
     return Path(name).stem if Path(name).suffix.lower() in _IMAGE_LIKE else name
 
 
-_IMAGE_LIKE = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+def normalise_genre(name: object) -> str:
+    """A genre name without surrounding whitespace or quotes, inner whitespace as one space.
+
+    Idempotent; case is kept (``vocab.merge_case_variants`` merges case variants).
+    """
+    return " ".join(_EDGES.sub("", str(name)).split())
 
 
 def parse_genre_cell(value: object) -> list[str]:
-    """Genre names in one cell, in order, de-duplicated; empty or missing → []."""
-    if value is None:
-        return []
-    if isinstance(value, float) and math.isnan(value):
+    """Genre names in one cell, normalised, in order, de-duplicated; empty or missing → [].
+
+    Never raises: text that is no list literal is split on ``| , ; /``.
+    """
+    if is_null(value):
         return []
     if hasattr(value, "tolist") and not isinstance(value, str):
         value = value.tolist()
@@ -98,7 +152,7 @@ def parse_genre_cell(value: object) -> list[str]:
         items = value
     else:
         text = str(value).strip()
-        if not text or text.lower() in ("nan", "none", "null", "[]"):
+        if not text or text.lower() in MISSING_CELLS:
             return []
         items = _parse_list_literal(text) if text[0] in "[(" else _SPLIT.split(text)
     names = []
@@ -107,7 +161,7 @@ def parse_genre_cell(value: object) -> list[str]:
             item = item.get("value") or item.get("name") or item.get("key")
         if item is None:
             continue
-        name = str(item).strip().strip("'\"")
+        name = normalise_genre(item)
         if name and name not in names:
             names.append(name)
     return names
@@ -117,7 +171,7 @@ def _parse_list_literal(text: str) -> list:
     for parse in (json.loads, ast.literal_eval):
         try:
             parsed = parse(text)
-        except (ValueError, SyntaxError, json.JSONDecodeError):
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         if isinstance(parsed, (list, tuple)):
             return list(parsed)
@@ -142,17 +196,12 @@ def multi_hot_columns(df: pd.DataFrame, exclude: set[str]) -> list[str]:
 
 
 def genres_from_columns(df: pd.DataFrame, columns: list[str], multi_hot: bool) -> list[list[str]]:
-    """Genres per row from ranked columns or from 0/1 columns."""
+    """Genres per row from ranked columns or from 0/1 columns (named by the genre)."""
     if multi_hot:
         truthy = {"1", "1.0", "True", "true"}
         flags = df[columns].astype(str).apply(lambda s: s.str.strip().isin(truthy))
-        return [[c for c in columns if row[c]] for _, row in flags.iterrows()]
-    out = []
-    for row in df[columns].itertuples(index=False):
-        names = []
-        for cell in row:
-            for name in parse_genre_cell(cell):
-                if name not in names:
-                    names.append(name)
-        out.append(names)
-    return out
+        return [parse_genre_cell([c for c in columns if row[c]]) for _, row in flags.iterrows()]
+    return [
+        parse_genre_cell([g for cell in row for g in parse_genre_cell(cell)])
+        for row in df[columns].itertuples(index=False)
+    ]

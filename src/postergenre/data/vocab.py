@@ -24,6 +24,29 @@ class Vocabulary:
         return cls(list(d["genres"]), dict(d["counts"]), dict(d["dropped"]), int(d["min_support"]))
 
 
+def merge_case_variants(
+    genre_lists: Iterable[list[str]],
+) -> tuple[list[list[str]], dict[str, list[str]]]:
+    """Genre names that differ only in case become one: the spelling used by most rows (ties:
+    the one seen first).
+
+    Returns the lists with merged names (order kept, de-duplicated) and, for each name that
+    absorbed others, the spellings it absorbed in the order seen.
+    """
+    lists = list(genre_lists)
+    counts = Counter(g for names in lists for g in names)  # keys in first-seen order
+    spellings: dict[str, list[str]] = {}
+    for name in counts:
+        spellings.setdefault(name.casefold(), []).append(name)
+    canonical, merges = {}, {}
+    for group in spellings.values():
+        kept = max(group, key=counts.__getitem__)  # max keeps the first of equal counts
+        canonical.update(dict.fromkeys(group, kept))
+        if len(group) > 1:
+            merges[kept] = [g for g in group if g != kept]
+    return [list(dict.fromkeys(canonical[g] for g in names)) for names in lists], merges
+
+
 def build_vocabulary(genre_lists: Iterable[list[str]], min_support: int = 50) -> Vocabulary:
     counts = Counter(g for genres in genre_lists for g in genres)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

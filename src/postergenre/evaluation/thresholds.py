@@ -121,7 +121,31 @@ class DecisionRule:
                                 max_genres=self.max_genres)
 
     def to_json(self) -> dict:
-        return {"max_genres": self.max_genres, "at_least_one": self.at_least_one}
+        return {"type": RULE_TYPE, "thresholds": [float(t) for t in self.thresholds],
+                "max_genres": self.max_genres, "at_least_one": self.at_least_one}
+
+    @classmethod
+    def from_json(cls, d: object, n_genres: int) -> DecisionRule:
+        """The rule ``to_json`` wrote, for ``n_genres`` genres; ``ValueError`` naming the
+        first bad field (a NaN or out-of-range threshold, a cap below one, ...)."""
+        if not isinstance(d, dict) or d.get("type") != RULE_TYPE:
+            raise ValueError(f"decision must be an object with type {RULE_TYPE!r}")
+        t = d.get("thresholds")
+        if (not isinstance(t, list) or len(t) != n_genres
+                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in t)):
+            raise ValueError(f"decision.thresholds must be {n_genres} numbers, one per genre")
+        thresholds = np.asarray(t, dtype=np.float64)
+        if not np.all((thresholds > 0) & (thresholds < 1)):  # NaN fails too
+            raise ValueError("decision.thresholds must lie strictly between 0 and 1")
+        k = d.get("max_genres")
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ValueError("decision.max_genres must be null or a positive integer")
+        if not isinstance(d.get("at_least_one"), bool):
+            raise ValueError("decision.at_least_one must be true or false")
+        return cls(thresholds.astype(np.float32), k, d["at_least_one"])
+
+
+RULE_TYPE = "per-genre-thresholds+cap"
 
 
 MAX_GENRES_CHOICES = (1, 2, 3, 4, 5, 6, None)

@@ -1,15 +1,21 @@
-"""Image features: poster file -> canvas -> (in-graph) backbone embedding, cached by content.
+"""Per-item model inputs: poster file -> canvas -> cached embeddings or pixels, named.
 
 canvas       the fixed decode contract (PIL stretch to CANVAS_HW, uint8)
+fields       record fields (the poster today) and how a value becomes a graph input
 backbones    registry name -> (BackboneSpec, builder); BackboneFeatures: pixels -> embedding
 onnx_export  checked, atomic, cached ONNX export of pixel-input modules
 runtime      onnxruntime CPU sessions and bare throughput
-extract      embed(paths) with decode/inference overlap and the embedding cache
+producer     the one cached-producer helper: per content, resumable, decode overlapped
+embeddings   backbone embeddings as a cached producer (``embed``)
+pixels       pixels at a model's size as a cached producer (``load_pixels``)
+sources      named model inputs: producer for training + module inside the bundle graph
+inputs       ``Inputs``: named arrays with presence masks, what models read
 """
 
 from .backbones import BackboneFeatures, BackboneSpec, create_trunk, get_spec, list_backbones
 from .canvas import CANVAS_HW, canvas, load_canvas, to_batch
-from .extract import embed, embedding_store
+from .embeddings import embed, embedding_store
+from .inputs import Inputs
 from .onnx_export import ExportError, backbone_onnx, export_module
 from .runtime import open_session, throughput
 
@@ -18,6 +24,7 @@ __all__ = [
     "BackboneFeatures",
     "BackboneSpec",
     "ExportError",
+    "Inputs",
     "backbone_onnx",
     "canvas",
     "create_trunk",

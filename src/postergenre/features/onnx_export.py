@@ -1,7 +1,7 @@
-"""Export canvas-pixel torch modules to ONNX, checked against torch, cached on disk.
+"""Export torch modules to ONNX, checked against torch before the file appears.
 
-``export_module`` works for any module that takes canvas pixels (a ``BackboneFeatures`` or a
-larger module that wraps one or several of them plus a head); ``backbone_onnx`` exports each
+``export_graph`` exports a module of named inputs (the bundle graph); ``export_module`` is
+its one-input case for modules that take canvas pixels; ``backbone_onnx`` exports each
 registered backbone once per version into ``<cache>/onnx/``.
 """
 
@@ -11,6 +11,7 @@ import io
 import json
 import os
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,58 +33,77 @@ class ExportError(RuntimeError):
     """The exported graph does not reproduce the torch module."""
 
 
-def export_module(
+Example = Callable[[int], torch.Tensor]  # rows -> a random input batch of that many rows
+
+
+def canvas_example(n: int, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 3, *CANVAS_HW, generator=torch.Generator().manual_seed(seed)) * 255
+
+
+def export_graph(
     module: nn.Module,
     path: str | os.PathLike,
+    examples: dict[str, Example],
     *,
-    output_names: tuple[str, ...] = ("embedding",),
+    output_names: tuple[str, ...],
     metadata: dict[str, str] | None = None,
     opset: int = OPSET,
     rtol: float = 1e-3,
     check_batch: int = 3,
 ) -> Path:
-    """Trace ``module`` (canvas pixels -> outputs) to ONNX at ``path``, atomically.
+    """Trace ``module`` (positional inputs named and shaped by ``examples``) to ONNX at
+    ``path``, atomically, with a dynamic batch axis on every input and output.
 
-    Input ``pixels``: float32 (batch, 3, *CANVAS_HW) with a dynamic batch axis. Before the
-    file appears, onnxruntime's output on a random batch is compared with torch's; raises
-    ``ExportError`` if the max abs difference exceeds ``rtol * max(1, max |torch output|)``.
+    Before the file appears, onnxruntime's outputs on a fresh random batch are compared with
+    torch's; raises ``ExportError`` if the max abs difference of any output exceeds
+    ``rtol * max(1, max |torch output|)``. Exporter warnings are kept from the terminal.
     """
     path = Path(path)
     module = module.eval()
-    example = torch.rand(2, 3, *CANVAS_HW, generator=torch.Generator().manual_seed(0)) * 255
-    dynamic = {name: {0: "batch"} for name in (INPUT_NAME, *output_names)}
+    names = list(examples)
+    dynamic = {name: {0: "batch"} for name in (*names, *output_names)}
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarning / deprecation chatter from the exporter
         torch.onnx.export(
             module,
-            (example,),
+            tuple(make(2) for make in examples.values()),
             buf,
             dynamo=False,
             opset_version=opset,
-            input_names=[INPUT_NAME],
+            input_names=names,
             output_names=list(output_names),
             dynamic_axes=dynamic,
             do_constant_folding=True,
         )
     model = onnx.load_from_string(buf.getvalue())
-    meta = {"canvas_hw": json.dumps(list(CANVAS_HW)), **(metadata or {})}
-    for key, value in meta.items():
+    for key, value in (metadata or {}).items():
         model.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(model)
     data = model.SerializeToString()
-    _check_against_torch(module, data, output_names, rtol, check_batch)
+    _check_against_torch(module, data, examples, output_names, rtol, check_batch)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path
 
 
-def _check_against_torch(module, data: bytes, output_names, rtol: float, batch: int) -> None:
-    x = torch.rand(batch, 3, *CANVAS_HW, generator=torch.Generator().manual_seed(1)) * 255
+def export_module(module: nn.Module, path: str | os.PathLike, *,
+                  output_names: tuple[str, ...] = ("embedding",),
+                  metadata: dict[str, str] | None = None, **kwargs) -> Path:
+    """``export_graph`` for a module of one input, canvas pixels named ``pixels``."""
+    meta = {"canvas_hw": json.dumps(list(CANVAS_HW)), **(metadata or {})}
+    return export_graph(module, path, {INPUT_NAME: canvas_example}, output_names=output_names,
+                        metadata=meta, **kwargs)
+
+
+def _check_against_torch(module, data: bytes, examples: dict[str, Example], output_names,
+                         rtol: float, batch: int) -> None:
+    inputs = [make(batch) for make in examples.values()]
     with torch.no_grad():
-        ref = module(x)
+        ref = module(*inputs)
     refs = ref if isinstance(ref, tuple | list) else (ref,)
-    got = open_session(data).run(list(output_names), {INPUT_NAME: x.numpy()})
+    feeds = {name: x.numpy() for name, x in zip(examples, inputs, strict=True)}
+    got = open_session(data).run(list(output_names), feeds)
     for name, r, g in zip(output_names, refs, got, strict=True):
         r = r.numpy()
         if g.shape != r.shape:

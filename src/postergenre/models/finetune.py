@@ -19,9 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..features.backbones import BackboneFeatures
-from .space import Categorical, Float, Int, SearchSpace
+from ..features.inputs import Inputs
+from ..features.sources import pixel_source
+from .base import ModelChoice, macro_ap
 from .heads import HeadClassifier, HeadConfig, HeadModule
-from .pixels import PixelClassifier, as_float_nchw
+from .loop import as_float_nchw, fit_loop, resolve_device
+from .on_pixels import PixelEstimator
+from .space import Categorical, Float, Int, SearchSpace
 
 
 @dataclass
@@ -66,7 +70,7 @@ def trunk_blocks(trunk: nn.Module) -> list[nn.Module]:
 
 
 class FineTuneModel(nn.Module):
-    """Canvas pixels -> backbone (resize and normalisation inside) -> head -> probabilities."""
+    """Canvas pixels -> backbone (resize and normalisation inside) -> head -> logits."""
 
     def __init__(self, backbone: BackboneFeatures, head: HeadModule):
         super().__init__()
@@ -76,54 +80,86 @@ class FineTuneModel(nn.Module):
     def logits(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.head.logits(self.backbone(pixels))
 
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.logits(pixels))
 
-
-class FineTuneClassifier(PixelClassifier):
+class FineTuneClassifier(PixelEstimator):
     """Fine-tunes ``config.backbone`` with a head configured by ``head`` (its loss too)."""
-
-    config: FineTuneConfig
 
     def __init__(
         self,
+        pixel_input: str,
         config: FineTuneConfig | None = None,
         head: HeadConfig | None = None,
         pretrained: bool = True,
     ):
-        super().__init__(config or FineTuneConfig())
+        self.config = config or FineTuneConfig()
+        super().__init__(pixel_input, self.config.device)
         self.head_config = head or HeadConfig()
         self.pretrained = pretrained
-        self._trained: list[nn.Module] = []
+        self.probe_epochs = 0
 
-    def loss_name(self) -> str:
-        return self.head_config.loss
+    def fit(self, inputs: Inputs, y: np.ndarray, val_inputs: Inputs | None = None,
+            val_y: np.ndarray | None = None, epochs: int | None = None) -> FineTuneClassifier:
+        c = self.config
+        torch.manual_seed(c.seed)
+        gen = torch.Generator(device=self.device).manual_seed(c.seed)
+        backbone = BackboneFeatures(c.backbone, pretrained=self.pretrained)
+        module = FineTuneModel(backbone, HeadModule(backbone.spec.feature_dim, y.shape[1],
+                                                    self.head_config)).to(self.device)
+        self.module = module
+        trained = self._unfreeze(backbone)
+        x = self.pixels(inputs)
+        val_x = self.pixels(val_inputs) if val_inputs is not None else None
+        self._linear_probe(module, x, y, val_x, val_y)
 
-    def build(self, n_out: int) -> nn.Module:
-        backbone = BackboneFeatures(self.config.backbone, pretrained=self.pretrained)
-        head = HeadModule(backbone.spec.feature_dim, n_out, self.head_config)
-        model = FineTuneModel(backbone, head)
+        def train_mode(m: nn.Module) -> None:
+            m.eval()  # frozen blocks keep ImageNet batch-norm statistics and no drop-connect
+            m.head.train()
+            for block in trained:
+                block.train()
+
+        validate = None
+        if val_inputs is not None and val_y is not None:
+            validate = lambda: macro_ap(val_y, self.predict_proba(val_inputs))  # noqa: E731
+        groups = [{"params": list(module.head.parameters()), "lr": c.head_lr}]
+        if trained:
+            groups.append({"params": [p for b in trained for p in b.parameters()], "lr": c.lr})
+        result = fit_loop(
+            module,
+            torch.optim.AdamW(groups, weight_decay=c.weight_decay),
+            lambda rows: self.augment(as_float_nchw(x[rows], self.device), gen),
+            y,
+            loss=self.head_config.loss,
+            batch_size=c.batch_size,
+            epochs=epochs or c.max_epochs,
+            seed=c.seed,
+            device=self.device,
+            cosine=c.cosine,
+            patience=c.patience,
+            validate=validate,
+            train_mode=train_mode,
+        )
+        self.best_epoch, self.history = result.best_epoch, result.history
+        return self
+
+    def _unfreeze(self, backbone: BackboneFeatures) -> list[nn.Module]:
+        """Freeze the backbone but its last ``train_blocks`` blocks; return those blocks."""
         blocks = trunk_blocks(backbone.trunk)
         k = len(blocks) if self.config.train_blocks == -1 else self.config.train_blocks
-        self._trained = blocks[len(blocks) - k :] if k else []
+        trained = blocks[len(blocks) - k :] if k else []
         for p in backbone.parameters():
             p.requires_grad_(False)
-        for block in self._trained:
+        for block in trained:
             for p in block.parameters():
                 p.requires_grad_(True)
-        return model
+        return trained
 
-    def set_train_mode(self, module: nn.Module) -> None:
-        module.eval()  # frozen blocks keep ImageNet batch-norm statistics and no drop-connect
-        module.head.train()
-        for block in self._trained:
-            block.train()
-
-    def warm_start(self, module, x, y, x_val, y_val) -> None:
-        """Linear probe: fit the head on frozen embeddings, then start fine-tuning from it."""
-        emb = self._embed(module.backbone, x)
-        emb_val = self._embed(module.backbone, x_val) if x_val is not None else None
-        probe = HeadClassifier(self.head_config).fit(emb, y, emb_val, y_val)
+    def _linear_probe(self, module: FineTuneModel, x, y, val_x, val_y) -> None:
+        """Fit the head on frozen embeddings, then start fine-tuning from it."""
+        name = "embedding"
+        emb = Inputs.complete(**{name: self._embed(module.backbone, x)})
+        emb_val = (Inputs.complete(**{name: self._embed(module.backbone, val_x)})
+                   if val_x is not None else None)
+        probe = HeadClassifier([name], self.head_config).fit(emb, y, emb_val, val_y)
         module.head.load_state_dict(probe.module.state_dict())
         self.probe_epochs = probe.best_epoch
 
@@ -136,14 +172,6 @@ class FineTuneClassifier(PixelClassifier):
                 for i in range(0, len(x), batch_size)
             ]
         ).numpy()
-
-    def optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
-        c = self.config
-        trunk = [p for b in self._trained for p in b.parameters()]
-        groups = [{"params": list(module.head.parameters()), "lr": c.head_lr}]
-        if trunk:
-            groups.append({"params": trunk, "lr": c.lr})
-        return torch.optim.AdamW(groups, weight_decay=c.weight_decay)
 
     def augment(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Per poster: mirror (p = .5), crop to ``crop_min``..100 % of each side at a random
@@ -183,3 +211,23 @@ SPACES = {
         },
     ),
 }
+
+
+def _settings(c) -> str:
+    f = c.finetune
+    blocks = "all" if f.train_blocks == -1 else f"last {f.train_blocks}"
+    return (f"{f.backbone} ({blocks} blocks, lr {f.lr:g}, <={f.max_epochs} epochs"
+            f"{', aug' if f.augment else ''}) + {c.head.kind} {c.head.loss}")
+
+
+CHOICE = ModelChoice(
+    name="finetune",
+    summary="pretrained backbone fine-tuned end to end with a head, augmented pixels",
+    sources=lambda c: [pixel_source()],
+    make=lambda c, names: FineTuneClassifier(names[0], c.finetune, c.head),
+    describe=lambda c: {"type": "finetuned-backbone+head", "backbones": [c.finetune.backbone],
+                        "finetune": c.finetune.to_json(), "head": c.head.to_json()},
+    settings=_settings,
+    device=lambda c: str(resolve_device(c.finetune.device)),
+    spaces=SPACES,
+)

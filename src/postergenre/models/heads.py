@@ -1,22 +1,24 @@
-"""Heads on cached embeddings: a linear layer or an MLP, trained with PyTorch.
+"""Heads on cached embeddings: a linear layer or an MLP over the concatenated named inputs.
 
-``HeadClassifier`` follows the scikit-learn contract (``fit``, ``predict_proba``); its
-``module`` is a plain ``nn.Module`` from standardised features to probabilities, with the
-standardisation inside, so it can be fused after the backbones into one ONNX graph.
+``HeadClassifier`` follows the estimator contract (``models.base``) and trains with the one
+loop (``models.loop``); its ``module`` standardises inside, so the bundle graph needs no
+preprocessing after the inputs are made.
 """
 
 from __future__ import annotations
 
-import copy
-import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score
 from torch import nn
 
-from .losses import LOSSES, multilabel_loss, positive_weights
+from ..features.inputs import Inputs
+from ..features.sources import embedding_source
+from .base import ModelChoice, fitted, macro_ap
+from .losses import LOSSES
+from .loop import fit_loop, predict_batches
+from .space import Categorical, Float, SearchSpace
 
 
 @dataclass
@@ -71,111 +73,97 @@ class HeadModule(nn.Module):
         return torch.sigmoid(self.logits(x))
 
 
-def macro_ap(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean AP over genres with at least one positive (the early-stopping score)."""
-    cols = [j for j in range(y.shape[1]) if y[:, j].any()]
-    return float(np.mean([average_precision_score(y[:, j], p[:, j]) for j in cols]))
-
-
 class HeadClassifier:
-    """Train a head with early stopping on validation macro AP, or for a fixed epoch count."""
+    """A head over ``inputs`` (concatenated in that order), trained by ``fit_loop``."""
 
-    def __init__(self, config: HeadConfig | None = None):
+    def __init__(self, inputs: list[str], config: HeadConfig | None = None):
+        self.inputs = list(inputs)
         self.config = config or HeadConfig()
         self.module: HeadModule | None = None
         self.history: list[dict] = []
         self.best_epoch: int = 0
 
-    def fit(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        x_val: np.ndarray | None = None,
-        y_val: np.ndarray | None = None,
-        epochs: int | None = None,
-    ) -> HeadClassifier:
-        """Fit on (x, y). With validation data, keep the epoch with the best validation
-        macro AP and stop after ``patience`` epochs without gain; else run ``epochs``."""
+    def features(self, inputs: Inputs) -> np.ndarray:
+        return np.concatenate([inputs[name] for name in self.inputs], axis=1, dtype=np.float32)
+
+    def fit(self, inputs: Inputs, y: np.ndarray, val_inputs: Inputs | None = None,
+            val_y: np.ndarray | None = None, epochs: int | None = None) -> HeadClassifier:
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        rng = np.random.default_rng(cfg.seed)
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        yt = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32))
+        x = torch.from_numpy(self.features(inputs))
         module = HeadModule(x.shape[1], y.shape[1], cfg)
-        module.mean.copy_(xt.mean(0))
-        var = xt.var(0)
+        module.mean.copy_(x.mean(0))
+        var = x.var(0)
         module.std.copy_((var + 0.1 * var.mean() + 1e-8).sqrt())  # sparse dims don't explode
-        pos_weight = positive_weights(yt)
-        opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        n_epochs = epochs or cfg.max_epochs
-        batch_size = min(cfg.batch_size, max(16, len(x) // 8))  # small sets: several steps/epoch
-        steps = n_epochs * math.ceil(len(x) / batch_size)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-        best, best_state, since_best = -1.0, None, 0
-        self.history = []
-        for epoch in range(1, n_epochs + 1):
-            module.train()
-            order = rng.permutation(len(x))
-            total = 0.0
-            for start in range(0, len(x), batch_size):
-                idx = torch.from_numpy(order[start : start + batch_size])
-                if len(idx) < 2:
-                    continue
-                loss = multilabel_loss(cfg.loss, module.logits(xt[idx]), yt[idx], pos_weight)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                sched.step()
-                total += loss.item() * len(idx)
-            record = {"epoch": epoch, "train_loss": total / len(x)}
-            if x_val is not None and y_val is not None:
-                self.module = module
-                score = macro_ap(y_val, self.predict_proba(x_val))
-                record["val_macro_ap"] = score
-                if score > best:
-                    best, best_state, since_best = score, copy.deepcopy(module.state_dict()), 0
-                    self.best_epoch = epoch
-                else:
-                    since_best += 1
-            self.history.append(record)
-            if best_state is not None and since_best >= cfg.patience:
-                break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        else:
-            self.best_epoch = n_epochs
-        self.module = module.eval()
+        self.module = module
+        validate = None
+        if val_inputs is not None and val_y is not None:
+            val_x = self.features(val_inputs)
+            validate = lambda: macro_ap(val_y, self._predict(val_x))  # noqa: E731
+        result = fit_loop(
+            module,
+            torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay),
+            lambda rows: x[torch.from_numpy(rows)],
+            y,
+            loss=cfg.loss,
+            batch_size=min(cfg.batch_size, max(16, len(x) // 8)),  # small sets: several steps
+            epochs=epochs or cfg.max_epochs,
+            seed=cfg.seed,
+            device=torch.device("cpu"),
+            patience=cfg.patience,
+            validate=validate,
+        )
+        self.best_epoch, self.history = result.best_epoch, result.history
         return self
 
-    @torch.no_grad()
-    def predict_proba(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        if self.module is None:
-            raise RuntimeError("fit the head first")
-        self.module.eval()
-        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        return torch.cat(
-            [self.module(xt[i : i + batch_size]) for i in range(0, len(xt), batch_size)]
-        ).numpy()
+    def _predict(self, x: np.ndarray) -> np.ndarray:
+        return predict_batches(fitted(self.module), x, torch.from_numpy, 4096)
+
+    def predict_proba(self, inputs: Inputs) -> np.ndarray:
+        return self._predict(self.features(inputs))
+
+    def graph_module(self) -> nn.Module:
+        return ConcatInputs(self.inputs, fitted(self.module))
 
 
-class EnsembleModule(nn.Module):
-    """The mean of several heads' probabilities (exported inside the fused graph)."""
+class ConcatInputs(nn.Module):
+    """``{name: tensor}`` -> the named tensors concatenated (in order) -> ``net``."""
 
-    def __init__(self, heads: list[HeadModule]):
+    def __init__(self, names: list[str], net: nn.Module):
         super().__init__()
-        self.heads = nn.ModuleList(heads)
+        self.names, self.net = list(names), net
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([h(x) for h in self.heads]).mean(0)
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net(torch.cat([inputs[name] for name in self.names], dim=1))
 
 
-class HeadEnsemble:
-    """Fitted ``HeadClassifier``s averaged; ``module`` is their ``EnsembleModule``."""
+def _settings(c) -> str:
+    return (f"{'+'.join(c.backbones)}{' +flip' if c.tta else ''} + "
+            f"{c.head.kind} {c.head.loss}")
 
-    def __init__(self, members: list[HeadClassifier]):
-        self.members = members
-        self.module = EnsembleModule([m.module for m in members]).eval()
-        self.best_epoch = int(np.median([m.best_epoch for m in members]))
 
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return np.mean([m.predict_proba(x) for m in self.members], axis=0)
+CHOICE = ModelChoice(
+    name="head",
+    summary="frozen pretrained backbone(s) + head on cached embeddings",
+    sources=lambda c: [embedding_source(b, c.tta) for b in c.backbones],
+    make=lambda c, names: HeadClassifier(names, c.head),
+    describe=lambda c: {"type": "frozen-backbones+head", "backbones": c.backbones,
+                        "tta": c.tta, "head": c.head.to_json()},
+    settings=_settings,
+    default_final="cv-ensemble",  # averaging the fold heads beat one refit (README)
+    spaces={
+        "default": SearchSpace(
+            "default",
+            "head kind and width, dropout, loss, learning rate, weight decay",
+            {
+                "head.kind": Categorical(("linear", "mlp")),
+                "head.hidden": Categorical((512, 1024, 2048)),
+                "head.dropout": Float(0.0, 0.7),
+                "head.input_dropout": Float(0.0, 0.5),
+                "head.loss": Categorical(("bce", "weighted_bce", "focal", "asl")),
+                "head.lr": Float(1e-4, 1e-2, log=True),
+                "head.weight_decay": Float(1e-6, 1e-2, log=True),
+            },
+        ),
+    },
+)

@@ -1,0 +1,166 @@
+"""The one cached-producer helper behind every per-item input.
+
+A producer turns items (poster files today; titles, plots and poster text later) into one
+array row each. ``produce`` looks each item's content key up in the producer's
+``ArrayStore`` (keyed by content hash, producer id and version), loads only the missing
+items, in worker threads ahead of use, runs ``transform`` on each batch, and stores rows as it
+goes, so a killed run keeps what it finished and the next run computes only the rest.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..cache import ArrayStore
+from ..data.images import ImageError, content_hash, decode
+from ..progress import track
+from .canvas import canvas
+
+PathLike = str | os.PathLike
+MAX_SHARDS = 64  # compact a store once it holds more shard files than this
+
+# (content key, item) -> (key, loaded value, None) or (key, None, why it failed)
+Loader = Callable[[tuple[str, Any]], tuple[str, Any, str | None]]
+
+
+@dataclass(frozen=True)
+class Producer:
+    """How one per-item input is made and where it is kept."""
+
+    store: ArrayStore
+    load: Loader  # runs in worker threads; never raises
+    transform: Callable[[list[Any]], np.ndarray]  # loaded values -> rows, one per value
+    label: str  # progress bar text
+    row_shape: tuple[int, ...]  # shape of one row
+    dtype: str = "float32"
+    batch_size: int = 8
+    workers: int = 1  # loader threads
+    flush_rows: int = 2048  # rows per shard written during a run
+
+
+def produce(
+    producer: Producer, keys: Sequence[str | None], items: Sequence[Any], progress: bool = True
+) -> tuple[np.ndarray | None, dict[int, str]]:
+    """Rows for the items whose load succeeded, in input order (``None`` when none did), and
+    ``{index: reason}`` for those that failed. A ``None`` key marks an item already known to
+    be unusable (its reason is the caller's, see ``file_keys``): it gets no row."""
+    store = producer.store
+    missing = set(store.missing([k for k in keys if k is not None]))
+    todo: dict[str, list[int]] = {}  # missing key -> indices of its items
+    for i, key in enumerate(keys):
+        if key in missing:
+            todo.setdefault(key, []).append(i)
+    failures: dict[int, str] = {}
+    if todo:
+        jobs = [(key, items[idx[0]]) for key, idx in todo.items()]
+        cached = sum(k is not None and k not in missing for k in keys)
+        label = f"{producer.label}: {cached} cached, computing {len(jobs)}"
+        for key, reason in _compute(producer, jobs, label, progress):
+            for i in todo[key]:
+                failures[i] = reason
+        if len(list(store.dir.glob("shard-*.npz"))) > MAX_SHARDS:
+            store.compact()
+    ok = [k for i, k in enumerate(keys) if k is not None and i not in failures]
+    return (store.get(ok) if ok else None), failures
+
+
+def _compute(producer: Producer, jobs: list, label: str, progress: bool) -> Iterator:
+    """Load, transform and store ``jobs``; yields (key, reason) for each item that failed."""
+    out_keys: list[str] = []
+    out_rows: list[np.ndarray] = []
+    for batch in track(_loaded_batches(producer, jobs), len(jobs), label, progress, size=len):
+        good = [(k, v) for k, v, _ in batch if v is not None]
+        for k, _, reason in batch:
+            if reason is not None:
+                yield k, reason
+        if good:
+            out_keys += [k for k, _ in good]
+            out_rows.append(producer.transform([v for _, v in good]))
+        if len(out_keys) >= producer.flush_rows:
+            producer.store.put(out_keys, np.concatenate(out_rows))
+            out_keys, out_rows = [], []
+    if out_keys:
+        producer.store.put(out_keys, np.concatenate(out_rows))
+
+
+def _loaded_batches(producer: Producer, jobs: list, prefetch: int = 4) -> Iterator[list]:
+    """Batches of loader results, loaded in worker threads at most ``prefetch`` batches ahead."""
+    size = producer.batch_size
+    batches = iter([jobs[i : i + size] for i in range(0, len(jobs), size)])
+
+    def load_all(batch):
+        return [producer.load(job) for job in batch]
+
+    with ThreadPoolExecutor(producer.workers, thread_name_prefix="load") as pool:
+        pending = deque(pool.submit(load_all, b) for b in islice(batches, prefetch))
+        while pending:
+            done = pending.popleft().result()
+            if (b := next(batches, None)) is not None:
+                pending.append(pool.submit(load_all, b))
+            yield done
+
+
+def file_keys(
+    paths: Sequence[PathLike], hashes: Sequence[str | None] | None, failures: dict[int, str]
+) -> list[str | None]:
+    """The given content hashes, or the sha256 of each file's bytes (threads overlap the
+    reads); an unreadable file gets ``None`` and a reason in ``failures``."""
+    if hashes is not None and len(hashes) != len(paths):
+        raise ValueError("paths and hashes differ in length")
+    given = list(hashes) if hashes is not None else [None] * len(paths)
+    need = [i for i, h in enumerate(given) if h is None]
+
+    def one(i: int) -> str | None:
+        try:
+            return content_hash(Path(paths[i]).read_bytes())
+        except OSError as e:
+            failures[i] = f"unreadable: {e.strerror or e}"
+            return None
+
+    with ThreadPoolExecutor(4) as pool:
+        for i, h in zip(need, pool.map(one, need), strict=True):
+            given[i] = h
+    return given
+
+
+def load_poster(job: tuple[str, PathLike]) -> tuple[str, np.ndarray | None, str | None]:
+    """A ``Loader`` for poster files: (key, canvas, None) or (key, None, reason)."""
+    key, path = job
+    try:
+        data = Path(path).read_bytes()
+        if content_hash(data) != key:
+            return key, None, "file changed since it was hashed"
+        return key, canvas(decode(data)), None
+    except ImageError as e:
+        return key, None, str(e)
+    except OSError as e:
+        return key, None, f"unreadable: {e.strerror or e}"
+    except Exception as e:  # noqa: BLE001 - a decoder bug must cost one poster, not the run
+        return key, None, f"cannot decode: {type(e).__name__}: {e}"
+
+
+def produce_files(
+    producer: Producer,
+    paths: Sequence[PathLike],
+    hashes: Sequence[str | None] | None,
+    progress: bool = True,
+) -> tuple[np.ndarray, dict[PathLike, str]]:
+    """``produce`` over files: ``(rows, {path: reason})`` with rows for the paths not in the
+    failures, in input order (an empty ``(0, *row_shape)`` array when none succeeded)."""
+    failures: dict[int, str] = {}
+    keys = file_keys(paths, hashes, failures)
+    rows, failed = produce(producer, keys, paths, progress)
+    failures.update(failed)
+    if rows is None:
+        rows = np.zeros((0, *producer.row_shape), producer.dtype)
+    return rows, {paths[i]: why for i, why in sorted(failures.items())}
+

@@ -1,0 +1,92 @@
+"""Cross-validation on the training part, and the final model made from it.
+
+In round k, fold k is scored, fold k+1 is the validation fold (early stopping and the
+decision rule) and the other folds train. The final model is the fold models averaged
+(``cv-ensemble``) or one model refitted on every training fold for the median best epoch
+count (``refit``); either way its decision rule is fitted on the out-of-fold predictions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data.splits import TEST
+from ..evaluation import DecisionRule, compute_metrics, fit_decision
+from ..models.base import Estimator
+from ..models.ensemble import FoldEnsemble
+from ..models.registry import get_model
+from ..progress import stderr
+from .config import TrainConfig
+from .inputs import ModelData
+
+
+@dataclass
+class CVResult:
+    fold_metrics: list[dict]
+    oof: np.ndarray  # out-of-fold probabilities (NaN where a row was not scored)
+    best_epochs: list[int]
+    models: list[Estimator] = field(default_factory=list)
+
+    @property
+    def histories(self) -> list[list[dict]]:
+        return [m.history for m in self.models]
+
+
+def cross_validate(data: ModelData, config: TrainConfig, genres: list[str],
+                   on_fold: Callable[[int, list[dict]], None] | None = None) -> CVResult:
+    """Per-fold metrics, out-of-fold probabilities and the fitted fold models.
+
+    ``on_fold(k, fold_metrics_so_far)`` is called after each round (tuning prunes there).
+    """
+    choice = get_model(config.model)
+    names = [s.name for s in choice.sources(config)]
+    folds = [f"fold{k}" for k in range(config.folds)]
+    rounds = min(config.cv_rounds or len(folds), len(folds))
+    train_mask = data.parts != TEST
+    result = CVResult([], np.full(data.y.shape, np.nan, dtype=np.float32), [])
+    for k, fold in enumerate(folds[:rounds]):
+        val_fold = folds[(k + 1) % len(folds)]
+        fit = train_mask & (data.parts != fold) & (data.parts != val_fold)
+        val, scored = data.parts == val_fold, data.parts == fold
+        if not fit.any() or not val.any() or not scored.any():
+            raise ValueError(f"fold {fold}: too few movies to train, validate and score; "
+                             "use fewer folds or more data")
+        model = choice.make(config, names).fit(data.inputs.take(fit), data.y[fit],
+                                               data.inputs.take(val), data.y[val])
+        rule = fit_decision(data.y[val], model.predict_proba(data.inputs.take(val)),
+                            at_least_one=config.at_least_one)
+        probs = model.predict_proba(data.inputs.take(scored))
+        result.oof[scored] = probs
+        metrics = compute_metrics(data.y[scored], probs, rule.apply(probs), genres)
+        result.fold_metrics.append(metrics)
+        result.best_epochs.append(model.best_epoch)
+        result.models.append(model)
+        stderr.print(
+            f"fold {k + 1}/{rounds}: macro mAP {metrics['macro_map']:.3f}, macro-F1 "
+            f"{metrics['macro_f1']:.3f}, micro-F1 {metrics['micro_f1']:.3f} "
+            f"(best epoch {model.best_epoch})",
+            highlight=False,
+        )
+        if on_fold is not None:
+            on_fold(k, result.fold_metrics)
+    return result
+
+
+def final_model(data: ModelData, config: TrainConfig, cv: CVResult) -> tuple[Estimator,
+                                                                              DecisionRule]:
+    """The model to ship and its decision rule (fitted on the out-of-fold predictions)."""
+    train_mask = data.parts != TEST
+    if config.final_model == "cv-ensemble":
+        model: Estimator = FoldEnsemble(cv.models)
+    else:
+        choice = get_model(config.model)
+        names = [s.name for s in choice.sources(config)]
+        epochs = max(1, int(np.median(cv.best_epochs)))
+        model = choice.make(config, names).fit(data.inputs.take(train_mask), data.y[train_mask],
+                                               epochs=epochs)
+    scored = train_mask & ~np.isnan(cv.oof).any(axis=1)  # all of it unless cv_rounds < folds
+    rule = fit_decision(data.y[scored], cv.oof[scored], at_least_one=config.at_least_one)
+    return model, rule

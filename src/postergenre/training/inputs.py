@@ -1,0 +1,77 @@
+"""The named inputs of a split's labelled movies, as the configured model reads them.
+
+Each source the model reads (``ModelChoice.sources``) is made by its cached producer, once
+per content. A movie lacking an optional input keeps its row with that input masked; a
+movie lacking a required one (a poster that does not decode, for a poster model) is left
+out and reported in ``failures``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data.dataset import Dataset
+from ..data.splits import TEST, Split
+from ..data.vocab import Vocabulary, multi_hot
+from ..features.inputs import Inputs
+from ..features.producer import produce_files
+from ..models.registry import get_model
+from .config import TrainConfig
+
+
+@dataclass
+class ModelData:
+    """Inputs and labels of the usable labelled movies of a split, one row each."""
+
+    ids: list[str]
+    paths: list[str]
+    parts: np.ndarray  # split part per row
+    inputs: Inputs
+    y: np.ndarray
+    failures: dict[str, str]  # file -> why its movie was left out
+
+
+def split_rows(ds: Dataset, split: Split, config: TrainConfig) -> pd.DataFrame:
+    """The labelled movies of the split; with ``train_subset``, that many random training
+    movies (seeded) and the whole test part."""
+    rows = ds.labelled[ds.labelled["id"].isin(split.parts)].reset_index(drop=True)
+    if config.train_subset:
+        is_train = np.array([split.parts[i] != TEST for i in rows["id"]])
+        train_ids = sorted(rows["id"][is_train])  # by id: the same subset with or without test
+        if config.train_subset < len(train_ids):
+            rng = np.random.default_rng(config.seed)
+            keep = set(rng.choice(train_ids, config.train_subset, replace=False))
+            rows = rows[~is_train | rows["id"].isin(keep).to_numpy()].reset_index(drop=True)
+    return rows
+
+
+def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfig,
+                cache_dir: Path, progress: bool = True) -> ModelData:
+    """Make (or read from the cache) every input the configured model reads."""
+    rows = split_rows(ds, split, config)
+    paths, hashes = list(rows["path"]), list(rows["sha256"])
+    arrays, masks, failures = {}, {}, {}
+    keep = np.ones(len(rows), bool)
+    for source in get_model(config.model).sources(config):
+        got, failed = produce_files(source.producer(cache_dir), paths, hashes, progress)
+        mask = np.array([p not in failed for p in paths], bool)
+        full = np.zeros((len(paths), *got.shape[1:]), got.dtype)
+        full[mask] = got
+        arrays[source.name], masks[source.name] = full, mask
+        if source.required:
+            keep &= mask
+            failures.update({str(p): why for p, why in failed.items()})
+    inputs = Inputs(arrays, masks)
+    rows = rows[keep]
+    return ModelData(
+        ids=list(rows["id"]),
+        paths=[str(p) for p in rows["path"]],
+        parts=np.array([split.parts[i] for i in rows["id"]]),
+        inputs=inputs.take(keep) if not keep.all() else inputs,
+        y=multi_hot(rows["genres"], vocab.genres),
+        failures=failures,
+    )

@@ -1,0 +1,168 @@
+"""``postergenre train``: cross-validate a model, make the final one, test it once.
+
+One movie's path: record -> the inputs its model reads (cached per content: a poster's
+backbone embeddings, say) -> the model -> probabilities -> the decision rule. CV runs on the
+training part only (``cv``); the test part is scored once, at the end; the run folder
+(``run``) and its bundle appear whole or not at all.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..bundle import load_bundle, write_bundle
+from ..bundle.io import add_metrics
+from ..bundle.graph import export_bundle_graph, fields_of
+from ..cache import default_cache_dir
+from ..data.dataset import Dataset
+from ..data.splits import TEST, load_or_make_split
+from ..data.vocab import build_vocabulary
+from ..errors import UserError
+from ..evaluation import compute_metrics, evaluate_baselines, summarise_folds
+from ..features.fields import FIELDS
+from ..models.registry import get_model
+from ..predict import predict_files
+from .config import TrainConfig
+from .cv import cross_validate, final_model
+from .inputs import load_inputs
+from .run import check_out, staged, write_results
+
+HEADLINE = ("macro_map", "macro_f1", "micro_f1", "weighted_f1", "samples_f1", "hamming_loss",
+            "subset_accuracy")
+
+
+def train(ds: Dataset, out: Path, split_path: Path | None = None,
+          config: TrainConfig | None = None, cache_dir: Path | None = None,
+          progress: bool = True) -> dict:
+    """Run the whole job and write the run folder; returns the summary written as metrics.json.
+
+    Without ``split_path`` the split is ``out/split.json``: reused if that run has one, else
+    made now (seeded by ``config.seed``) and written with the run.
+    """
+    config = (config or TrainConfig()).check()
+    cache_dir = cache_dir or default_cache_dir()
+    check_out(out)
+    if split_path is not None and split_path.is_dir():
+        raise UserError(f"{split_path}: is a folder; --split names a split file")
+    choice = get_model(config.model)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    with staged(out) as stage:
+        if split_path is None:  # the run's own split: kept from the run it replaces
+            kept = out / "split.json"
+            split, made = load_or_make_split(ds, kept if kept.exists() else stage / "split.json",
+                                             config.folds, config.test, config.seed)
+            split.save(stage / "split.json")
+            split_path = kept
+        else:
+            split, made = load_or_make_split(ds, split_path, config.folds, config.test,
+                                             config.seed)
+        config.folds = split.folds
+        train_genres = [g for i, g in zip(ds.labelled["id"], ds.labelled["genres"], strict=True)
+                        if split.parts.get(i, TEST) != TEST]
+        vocab = build_vocabulary(train_genres, config.min_support)
+        if not vocab.genres:
+            raise UserError(f"{ds.root}: no genre has {config.min_support} training examples "
+                            "(lower --min-support)")
+        genres = vocab.genres
+        data = load_inputs(ds, split, vocab, config, cache_dir, progress)
+        if not len(data.ids):
+            raise UserError(f"{ds.root}: no labelled movie in the split has every input the "
+                            f"model needs ({len(data.failures)} files unusable)")
+        timings["features_s"] = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
+        try:
+            cv = cross_validate(data, config, genres)
+        except ValueError as e:
+            raise UserError(f"{ds.root}: {e}") from None
+        timings["cross_validation_s"] = time.perf_counter() - t1
+
+        t2 = time.perf_counter()
+        model, rule = final_model(data, config, cv)
+        timings["final_fit_s"] = time.perf_counter() - t2
+
+        train_mask, test_mask = data.parts != TEST, data.parts == TEST
+        cv_summary = summarise_folds(cv.fold_metrics)
+        t3 = time.perf_counter()
+        sources = choice.sources(config)
+        graph_file = export_bundle_graph(model, sources, stage / "graph.onnx")
+        declared = [_declare(field, [s for s in sources if s.field == field])
+                    for field in fields_of(sources)]
+        info = {
+            "model": choice.describe(config),
+            "vocabulary": vocab.to_json(),
+            "data": {"dataset": str(ds.root), "dataset_fingerprint": ds.fingerprint(),
+                     "split_file": str(split_path), "split_seed": split.seed,
+                     "n_train": int(train_mask.sum()), "n_test": int(test_mask.sum())},
+        }
+        bundle = write_bundle(stage / "model", graph_file, genres, rule, declared, info)
+        graph_file.unlink()
+        timings["bundle_s"] = time.perf_counter() - t3
+
+        # the test part is scored once, by the bundle itself: what evaluate and predict run
+        t4 = time.perf_counter()
+        probs = _bundle_probabilities(bundle, np.array(data.paths)[test_mask], genres)
+        pred = rule.apply(probs)
+        test_metrics = compute_metrics(data.y[test_mask], probs, pred, genres)
+        add_metrics(bundle, {"test": _headline(test_metrics),
+                             "cv": _headline(cv_summary["metrics"])})
+        timings["test_s"] = time.perf_counter() - t4
+        timings["total_s"] = time.perf_counter() - t0
+
+        settings = choice.settings(config)
+        if config.train_subset:
+            settings += f", subset {config.train_subset}"
+        summary = {
+            "postergenre": __version__,
+            "config": config.to_json(),
+            "model": {"name": choice.name, "summary": choice.summary, "settings": settings,
+                      "device": choice.device(config), "train_subset": config.train_subset,
+                      "cv_rounds": len(cv.fold_metrics), "final": config.final_model,
+                      "inputs": [s.name for s in sources]},
+            "split": {"file": str(split_path), "made_now": made, "folds": split.folds,
+                      "seed": split.seed, "fingerprint": split.fingerprint},
+            "data": {"labelled_in_split": len(split.parts), "skipped_files": data.failures,
+                     "genres": genres, "dropped_genres": vocab.dropped, "notes": ds.notes,
+                     "n_train": int(train_mask.sum()), "n_test": int(test_mask.sum())},
+            "cv": {"folds": cv.fold_metrics, "summary": cv_summary,
+                   "best_epochs": cv.best_epochs, "final": _final_text(config, cv)},
+            "decision": {**rule.to_json(), "fitted_on": "out-of-fold CV predictions"},
+            "test": test_metrics,
+            "baselines": evaluate_baselines(data.y[train_mask], data.y[test_mask], genres),
+            "timings": timings,
+        }
+        histories = {"folds": cv.histories, "final": model.history}
+        write_results(stage, summary, histories, list(np.array(data.ids)[test_mask]),
+                      data.y[test_mask], probs, pred, genres)
+    return summary
+
+
+def _declare(field: str, sources: list) -> dict:
+    """The bundle's declaration of one record field and the inputs made from it."""
+    spec = FIELDS[field]
+    return {"name": field, "type": spec.type, "required": any(s.required for s in sources),
+            "preprocessing": {**spec.preprocessing,
+                              "inputs": {s.name: s.preprocessing for s in sources}}}
+
+
+def _headline(m: dict) -> dict:
+    return {k: m[k] for k in HEADLINE if k in m}
+
+
+def _final_text(config: TrainConfig, cv) -> str:
+    if config.final_model == "cv-ensemble":
+        return "average of the CV fold models"
+    return f"refit on all training folds for {max(1, int(np.median(cv.best_epochs)))} epochs"
+
+
+def _bundle_probabilities(bundle_dir: Path, paths: np.ndarray, genres: list[str]) -> np.ndarray:
+    preds = list(predict_files(load_bundle(bundle_dir), list(paths)))
+    failed = [p for p in preds if p.error]
+    if failed:
+        raise UserError(f"{failed[0].source}: {failed[0].error} (it decoded during training)")
+    return np.array([[p.probabilities[g] for g in genres] for p in preds], dtype=np.float32)
