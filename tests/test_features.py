@@ -29,7 +29,7 @@ from postergenre.features import (
     throughput,
     to_batch,
 )
-from postergenre.features import extract as extract_mod
+from postergenre.features import embeddings as extract_mod
 
 FAST = "mobilenet_v2"  # the cheapest backbone, for the export and extraction tests
 # ImageNet classes a photo of the Summer Palace may plausibly get

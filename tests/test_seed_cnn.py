@@ -10,15 +10,20 @@ import torch
 from torch import nn
 
 from postergenre.bundle import load_bundle
+from postergenre.bundle.graph import BundleGraph
 from postergenre.cli import main
+from postergenre.features import pixels
+from postergenre.features.backbones import BackboneFeatures
 from postergenre.features.canvas import CANVAS_HW, load_canvas
-from postergenre.features.onnx_export import export_module
+from postergenre.features.inputs import Inputs
+from postergenre.features.onnx_export import canvas_example, export_graph
 from postergenre.features.runtime import open_session
-from postergenre.models import pixels
+from postergenre.features.sources import pixel_source
 from postergenre.models.finetune import FineTuneClassifier, FineTuneConfig, trunk_blocks
 from postergenre.models.heads import HeadConfig
+from postergenre.models.on_pixels import OneInput
 from postergenre.models.seed_cnn import SeedCNN, SeedCNNClassifier, SeedCNNConfig
-from postergenre.train import TrainConfig
+from postergenre.training import TrainConfig
 
 from .conftest import save_image
 from .test_train import COLOURS, colour_dataset
@@ -47,12 +52,15 @@ def test_architecture_is_the_prototypes():
 def test_graph_takes_the_canvas_and_resizes_inside(tmp_path):
     torch.manual_seed(0)
     model = SeedCNN(3, "tanh", (40, 40)).eval()
+    source = pixel_source((40, 40))
+    graph = BundleGraph(["poster"], [source], OneInput(source.name, model)).eval()
     canvas = torch.rand(2, 3, *CANVAS_HW) * 255
     with torch.no_grad():
         direct = torch.sigmoid(model.logits(pixels.resize_like_graph(canvas, (40, 40))))
-        assert torch.allclose(model(canvas), direct)
-    path = export_module(model, tmp_path / "m.onnx", output_names=("probabilities",))
-    got = open_session(path).run(None, {"pixels": canvas.numpy()})[0]
+        assert torch.allclose(graph(canvas), direct)
+    path = export_graph(graph, tmp_path / "m.onnx", {"poster": canvas_example},
+                        output_names=("probabilities",))
+    got = open_session(path).run(None, {"poster": canvas.numpy()})[0]
     np.testing.assert_allclose(got, direct.numpy(), atol=1e-5)
 
 
@@ -73,7 +81,7 @@ def test_pixel_cache_decodes_each_content_once(tmp_path, monkeypatch):
     def no_decoding(job):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(pixels, "decode_job", no_decoding)
+    monkeypatch.setattr(pixels, "load_poster", no_decoding)
     again, _ = pixels.load_pixels(files, hw=(32, 24), cache_dir=tmp_path / "c", progress=False)
     np.testing.assert_array_equal(again, x[:3])
     assert (tmp_path / "c" / pixels.pixel_store((32, 24), tmp_path / "c").dir.name).is_dir()
@@ -103,7 +111,8 @@ def test_seed_cnn_learns_colours_and_exports_a_bundle(tmp_path, capsys):
     ]
     assert main(argv) == 0
     m = json.loads((run / "metrics.json").read_text())
-    assert m["model"]["name"] == "seed-cnn" and m["model"]["device"] in ("cpu", "cuda")
+    assert m["model"]["name"] == "seed-cnn"
+    assert m["model"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert m["config"]["seed_cnn"]["image_hw"] == [32, 32]
     assert m["test"]["macro_roc_auc"] > 0.6
     assert set(m) >= {"cv", "test", "baselines", "timings"}
@@ -126,12 +135,13 @@ def test_finetune_trains_only_the_last_blocks_and_the_head():
     cfg = FineTuneConfig(
         backbone="mobilenet_v2", train_blocks=1, max_epochs=1, batch_size=6, device="cpu"
     )
-    clf = FineTuneClassifier(cfg, HeadConfig(kind="linear", max_epochs=3), pretrained=False)
-    module = clf.build(2)
+    clf = FineTuneClassifier("px", cfg, HeadConfig(kind="linear", max_epochs=3),
+                             pretrained=False)
+    torch.manual_seed(cfg.seed)  # fit builds the same randomly initialised backbone first
+    before = [p.detach().clone() for p in BackboneFeatures(cfg.backbone, False).parameters()]
+    clf.fit(Inputs.complete(px=x), y)
+    module = clf.module
     blocks = trunk_blocks(module.backbone.trunk)
-    before = [p.detach().clone() for p in module.backbone.parameters()]
-    clf.build = lambda n_out: module  # fit the module we hold
-    clf.fit(x, y)
     changed = [
         not torch.equal(a, b) for a, b in zip(before, module.backbone.parameters(), strict=True)
     ]
@@ -141,10 +151,11 @@ def test_finetune_trains_only_the_last_blocks_and_the_head():
         if id(p) not in last:
             assert not moved
     assert any(changed)
+    x = Inputs.complete(px=x)
     p = clf.predict_proba(x)
     assert p.shape == (12, 2) and ((p >= 0) & (p <= 1)).all()
     aug = clf.augment(
-        torch.from_numpy(x[:4]).permute(0, 3, 1, 2).float(), torch.Generator().manual_seed(0)
+        torch.from_numpy(x["px"][:4]).permute(0, 3, 1, 2).float(), torch.Generator().manual_seed(0)
     )
     assert aug.shape == (4, 3, *CANVAS_HW) and 0 <= aug.min() and aug.max() <= 255
 
@@ -155,10 +166,11 @@ def test_seed_cnn_classifier_contract():
     y = (x[:, :, :, 0].mean(axis=(1, 2)) > 127).astype(np.uint8)[:, None].repeat(2, 1)
     y[:, 1] = 1 - y[:, 1]
     for opt in ("sgd", "adagrad", "adam"):
-        clf = SeedCNNClassifier(SeedCNNConfig(image_hw=[32, 32], optimizer=opt, max_epochs=2))
-        clf.fit(x[:14], y[:14], x[14:], y[14:])
+        clf = SeedCNNClassifier("px", SeedCNNConfig(image_hw=[32, 32], optimizer=opt,
+                                                    max_epochs=2))
+        clf.fit(Inputs.complete(px=x[:14]), y[:14], Inputs.complete(px=x[14:]), y[14:])
         assert 1 <= clf.best_epoch <= 2 and len(clf.history) >= 1
-        assert clf.predict_proba(x).shape == (20, 2)
+        assert clf.predict_proba(Inputs.complete(px=x)).shape == (20, 2)
 
 
 @pytest.mark.slow
@@ -186,6 +198,7 @@ def test_finetune_end_to_end_writes_a_bundle(tmp_path):
     ]
     assert main(argv) == 0
     m = json.loads((run / "metrics.json").read_text())
-    assert m["model"]["name"] == "finetune" and m["model"]["device"] in ("cpu", "cuda")
+    assert m["model"]["name"] == "finetune"
+    assert m["model"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
     assert m["test"]["macro_map"] > 0.8
     assert load_bundle(run / "model").meta["model"]["finetune"]["train_blocks"] == 2

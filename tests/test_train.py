@@ -12,8 +12,8 @@ import pytest
 from postergenre.bundle import load_bundle
 from postergenre.cli import main
 from postergenre.errors import UserError
-from postergenre.models.heads import HeadClassifier, HeadConfig
 from postergenre.features.inputs import Inputs
+from postergenre.models.heads import HeadClassifier, HeadConfig
 from postergenre.training import TrainConfig
 
 from .conftest import save_image

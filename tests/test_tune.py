@@ -12,13 +12,14 @@ from pathlib import Path
 import optuna
 import pytest
 
-from postergenre import train as train_module
+from postergenre import training as train_module
 from postergenre.data.dataset import load_dataset
 from postergenre.data.splits import TEST, load_or_make_split
-from postergenre.models import pixels
-from postergenre.models.choices import MODELS
+from postergenre.features import pixels
+from postergenre.models.registry import MODELS
 from postergenre.models.space import Categorical, SearchSpace, set_path
-from postergenre.train import TrainConfig
+from postergenre.training import TrainConfig
+from postergenre.training import inputs as inputs_module
 from postergenre.tuning.study import configure, get_space, training_part, tune
 
 from .test_train import colour_dataset
@@ -83,13 +84,13 @@ def test_tune_never_reads_the_test_part(posters, tmp_path, monkeypatch):
     root, data, ds = posters
     split = load_or_make_split(ds, root / "split.json")[0]
     read: list[str] = []
-    real = pixels.load_pixels
+    real = inputs_module.produce_files
 
-    def recording(paths, hashes=None, *args, **kwargs):
+    def recording(producer, paths, *args, **kwargs):
         read.extend(Path(p).stem for p in paths)
-        return real(paths, hashes, *args, **kwargs)
+        return real(producer, paths, *args, **kwargs)
 
-    monkeypatch.setattr(pixels, "load_pixels", recording)
+    monkeypatch.setattr(inputs_module, "produce_files", recording)
     tune(
         ds,
         root / "split.json",

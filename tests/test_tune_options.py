@@ -19,8 +19,6 @@ VALUES = (0, -1, 10**12)
 ACCEPTED = {
     ("tune", "--seed", 0): "sampler seed 0 (seeds run from 0 to 2**32 - 1)",
     ("tune", "--timeout", 10**12): "no practical time limit: the trials end the run",
-    ("tune", "--train-subset", 10**12): "more posters than the training part: all of them",
-    ("tune", "--cv-rounds", 10**12): "more rounds than the split has folds: all of them",
 }
 
 

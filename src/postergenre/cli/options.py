@@ -66,19 +66,3 @@ def dataset_options(command):
     wrapper.__signature__ = sig.replace(parameters=params)
     return wrapper
 
-
-# TEMPORARY: the per-option names cli/tune.py still uses (converted to dataset_options next)
-SplitFile = Annotated[Path, typer.Option("--split", help="Split file (made if absent).")]
-Labels = _DATASET_OPTIONS["labels"]
-Metadata = _DATASET_OPTIONS["metadata"]
-Images = _DATASET_OPTIONS["images"]
-IdColumn = _DATASET_OPTIONS["id_column"]
-GenresColumn = _DATASET_OPTIONS["genres_column"]
-GenreColumns = _DATASET_OPTIONS["genre_columns"]
-
-
-def open_dataset(data_dir, labels=None, metadata=None, images=None, id_column=None,
-                 genres_column=None, genre_columns=None):
-    cols = [c.strip() for c in genre_columns.split(",")] if genre_columns else None
-    return DatasetOptions(labels, metadata or [], images, id_column, genres_column,
-                          cols).open(data_dir)

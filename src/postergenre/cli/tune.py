@@ -11,14 +11,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..data.options import DatasetOptions
 from . import options as o
+from .model import ModelName
 
 console = Console()
 
 
+@o.dataset_options
 def tune(
     data_dir: o.DataDir,
-    model: Annotated[str, typer.Option(help="head, seed-cnn or finetune.")] = "head",
+    dataset: DatasetOptions,
+    model: Annotated[ModelName | None, typer.Option(
+        help="What to tune [default: the config's model, else head].")] = None,
     space: Annotated[
         str,
         typer.Option(
@@ -42,15 +47,18 @@ def tune(
     ] = None,
     study: Annotated[str | None, typer.Option(help="Study name (default: MODEL-SPACE).")] = None,
     out: Annotated[Path | None, typer.Option(help="Report folder (default: tune/STUDY).")] = None,
-    split: o.SplitFile = Path("split.json"),
+    split: Annotated[Path, typer.Option(help="Split file (made if absent).")] = Path("split.json"),
     config: Annotated[Path | None, typer.Option(help="Base config.json for every trial.")] = None,
     metric: Annotated[str, typer.Option(help="CV metric to optimise.")] = "macro_map",
     train_subset: Annotated[
         int | None,
-        typer.Option(help="Tune on this many random training posters (all, when fewer)."),
+        typer.Option(
+            help="Tune on this many random training posters, 10 to 10**9 (all, when fewer)."
+        ),
     ] = None,
     cv_rounds: Annotated[
-        int | None, typer.Option(help="CV rounds per trial (default, or more than the folds: all).")
+        int | None,
+        typer.Option(help="CV rounds per trial, 1 to 20 (default, or more than the folds: all)."),
     ] = None,
     epochs: Annotated[
         int | None, typer.Option(help="Max epochs of seed-cnn/finetune (1 to 10000).")
@@ -64,14 +72,10 @@ def tune(
     timeout: Annotated[
         float | None, typer.Option(help="Stop this worker after N seconds (N > 0).")
     ] = None,
-    min_support: o.MinSupport = 50,
+    min_support: Annotated[int | None, typer.Option(
+        help="Genres with fewer training examples are dropped [default: the config's, 50].")
+    ] = None,
     cache: o.CacheDir = None,
-    labels: o.Labels = None,
-    metadata: o.Metadata = None,
-    images: o.Images = None,
-    id_column: o.IdColumn = None,
-    genres_column: o.GenresColumn = None,
-    genre_columns: o.GenreColumns = None,
 ) -> None:
     """Search hyperparameters with Optuna: CV on the training part only, resumable, shareable
     by several workers through --storage; writes trials.csv/.md, plots and best_config.json."""
@@ -85,26 +89,19 @@ def tune(
             cfg = train_config(json.loads(config.read_text()))
         except (OSError, ValueError, UserError) as e:
             raise UserError(f"{config}: not a usable config ({e})") from None
-    try:
-        cfg.model = model
-        cfg.min_support = min_support
-        if train_subset is not None:
-            cfg.train_subset = train_subset
-        if cv_rounds is not None:
-            cfg.cv_rounds = cv_rounds
-        if epochs is not None:
-            cfg.seed_cnn.max_epochs = cfg.finetune.max_epochs = epochs
-        if image_size is not None:
-            cfg.seed_cnn.image_hw = [image_size, image_size]
-            cfg.seed_cnn.__post_init__()
-        cfg.__post_init__()
-    except ValueError as e:
+    given = {"model": model.value if model else None, "min_support": min_support,
+             "train_subset": train_subset, "cv_rounds": cv_rounds,
+             "seed_cnn.max_epochs": epochs, "finetune.max_epochs": epochs,
+             "seed_cnn.image_hw": [image_size, image_size] if image_size else None}
+    try:  # a config file's values stand unless an option is given
+        cfg = cfg.with_values({k: v for k, v in given.items() if v is not None})
+    except (KeyError, ValueError) as e:
         raise UserError(str(e)) from None
-    search = get_space(model, space or None)
+    search = get_space(cfg.model, space or None)
     if epochs is not None:  # --epochs beats the epochs a space fixes
         capped = {k: epochs for k in search.fixed if k.endswith(".max_epochs")}
         search = dataclasses.replace(search, fixed={**search.fixed, **capped})
-    ds = o.open_dataset(data_dir, labels, metadata, images, id_column, genres_column, genre_columns)
+    ds = dataset.open(data_dir)
     result = run_tune(
         ds,
         split,

@@ -46,8 +46,12 @@ def embedding_producer(
     spec = resolve(backbone)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
+    sessions = []  # opened (the graph exported first if need be) only once a poster decodes
+
     def transform(canvases: list[np.ndarray]) -> np.ndarray:
-        session = _session(str(backbone_onnx(spec, root)), threads)
+        if not sessions:
+            sessions.append(_session(str(backbone_onnx(spec, root)), threads))
+        session = sessions[0]
         x = to_batch(canvases)
         emb = session.run(None, {INPUT_NAME: x})[0]
         if tta:

@@ -16,8 +16,8 @@ from torch import nn
 from ..features.inputs import Inputs
 from ..features.sources import embedding_source
 from .base import ModelChoice, fitted, macro_ap
-from .losses import LOSSES
 from .loop import fit_loop, predict_batches
+from .losses import LOSSES
 from .space import Categorical, Float, SearchSpace
 
 

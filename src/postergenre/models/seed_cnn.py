@@ -28,8 +28,8 @@ from torch import nn
 from ..features.inputs import Inputs
 from ..features.sources import pixel_source
 from .base import ModelChoice, macro_ap
-from .losses import LOSSES
 from .loop import as_float_nchw, fit_loop, resolve_device
+from .losses import LOSSES
 from .on_pixels import PixelEstimator
 from .space import Categorical, Float, SearchSpace
 

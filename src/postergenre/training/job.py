@@ -15,8 +15,8 @@ import numpy as np
 
 from .. import __version__
 from ..bundle import load_bundle, write_bundle
-from ..bundle.io import add_metrics
 from ..bundle.graph import export_bundle_graph, fields_of
+from ..bundle.io import add_metrics
 from ..cache import default_cache_dir
 from ..data.dataset import Dataset
 from ..data.splits import TEST, load_or_make_split

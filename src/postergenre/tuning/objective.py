@@ -24,7 +24,7 @@ from ..data.splits import TEST, Split
 from ..data.vocab import Vocabulary, build_vocabulary
 from ..errors import UserError
 from ..evaluation import summarise_folds
-from ..models.space import SearchSpace, set_path
+from ..models.space import SearchSpace
 from ..progress import stderr
 
 HEADLINE = ("macro_map", "macro_roc_auc", "macro_f1", "micro_f1", "samples_f1")
@@ -34,7 +34,7 @@ LOWER_IS_BETTER = {"hamming_loss"}
 def _training() -> SimpleNamespace:
     """The training code tuning runs: imported late (it loads torch) and looked up on each
     use, so a patched function is the one called."""
-    from ..train import TrainConfig, cross_validate, load_inputs
+    from ..training import TrainConfig, cross_validate, load_inputs
 
     return SimpleNamespace(
         TrainConfig=TrainConfig, cross_validate=cross_validate, load_inputs=load_inputs
@@ -53,10 +53,10 @@ def train_config(d: dict | None = None):
 
 def configure(base, params: dict[str, Any]):
     """A new ``TrainConfig``: ``base`` with ``params`` (dotted paths) set, validated."""
-    d = json.loads(json.dumps(base.to_json()))
-    for path, value in params.items():
-        set_path(d, path, value)
-    return train_config(d)
+    try:
+        return base.with_values(params)
+    except (KeyError, TypeError, ValueError) as e:
+        raise UserError(str(e)) from None
 
 
 def training_part(ds: Dataset, split: Split) -> tuple[Dataset, Split]:
@@ -144,13 +144,11 @@ class CVObjective:
         f = self.inputs(config)
         stderr.print(f"trial {trial.number}: {trial.params}", highlight=False)
         on_fold = pruning_callback(trial, self.metric, t0)
-        fold_metrics, _, best_epochs = _training().cross_validate(
-            f, config, self.vocab.genres, on_fold
-        )
-        summary = summarise_folds(fold_metrics)["metrics"]
+        cv_result = _training().cross_validate(f, config, self.vocab.genres, on_fold)
+        summary = summarise_folds(cv_result.fold_metrics)["metrics"]
         cv = {k: summary[k] for k in (*HEADLINE, self.metric) if k in summary}
         trial.set_user_attr("cv", cv)
-        trial.set_user_attr("best_epochs", [int(e) for e in best_epochs])
+        trial.set_user_attr("best_epochs", [int(e) for e in cv_result.best_epochs])
         trial.set_user_attr("n_train", int(len(f.ids)))
         trial.set_user_attr("seconds", time.perf_counter() - t0)
         return float(summary[self.metric]["mean"])

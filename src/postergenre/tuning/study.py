@@ -33,9 +33,9 @@ MAX_TRIALS = 100_000
 MAX_SEED = 2**32 - 1  # what Optuna's samplers (numpy) accept
 # (low, high) of config settings of these names, in whichever section (model) they stand
 CONFIG_LIMITS: dict[str, tuple[int, int | None]] = {
-    "min_support": (1, None),
-    "train_subset": (1, None),  # more than the training part: all of it
-    "cv_rounds": (1, None),  # more than the folds: all of them
+    "min_support": (1, 10**9),
+    "train_subset": (10, 10**9),  # more than the training part: all of it
+    "cv_rounds": (1, 20),  # more than the folds: all of them
     "max_epochs": (1, 10_000),
     "image_hw": (1, 1024),  # pixel inputs; the canvas is 268 x 182
 }
