@@ -149,6 +149,7 @@ def test_fit_decision_leaves_uncapped_what_needs_no_cap():
     rng = np.random.default_rng(5)
     y = (rng.random((200, 5)) < 0.45).astype(int)
     y[:4] = [[1, 1, 1, 1, 0], [1, 1, 1, 0, 0], [0, 1, 1, 1, 1], [1, 0, 1, 0, 1]]
+    y[y.sum(axis=1) == 0, 0] = 1  # every poster has a genre, so the floor of one changes nothing
     p = np.clip(0.25 + 0.5 * y + rng.normal(0, 0.05, y.shape), 0.01, 0.99)  # separable
     rule = fit_decision(y, p)
     assert rule.max_genres is None or rule.max_genres >= y.sum(axis=1).max()
@@ -191,14 +192,28 @@ def test_accepted_thresholds_stay_strictly_inside_0_1(t):
     assert rule.apply(np.ones((1, len(t)))).all()
 
 
+@pytest.mark.parametrize("t", [1e-50, 1 - 1e-9])
+def test_threshold_that_float32_cannot_hold_is_not_silently_rounded(t):
+    """1e-50 passes a float64 ``0 < t < 1`` check but is 0.0 as float32: a rule that would
+    decide the genre for every poster. Refuse it, or keep it strictly inside (0, 1)."""
+    d = {"type": RULE_TYPE, "thresholds": [0.5, t], "max_genres": None, "at_least_one": False}
+    try:
+        rule = DecisionRule.from_json(d, 2)
+    except ValueError as e:
+        assert "decision.thresholds" in str(e)
+        return
+    assert 0 < rule.thresholds[1] < 1, rule.thresholds
+    assert rule.apply(np.array([[0.0, 0.0]])).tolist() == [[False, False]]
+
+
+_DROP = object()
+
+
 def _valid(**change):
     d = {"type": RULE_TYPE, "thresholds": [0.2, 0.5, 0.8], "max_genres": 2,
          "at_least_one": True}
     d.update(change)
     return {k: v for k, v in d.items() if v is not _DROP}
-
-
-_DROP = object()
 
 
 @pytest.mark.parametrize("d, field", [

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import shutil
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import onnx
@@ -30,6 +34,7 @@ from postergenre.features import (
     to_batch,
 )
 from postergenre.features import embeddings as extract_mod
+from postergenre.features import runtime as runtime_mod
 
 FAST = "mobilenet_v2"  # the cheapest backbone, for the export and extraction tests
 # ImageNet classes a photo of the Summer Palace may plausibly get
@@ -159,7 +164,36 @@ def test_onnx_matches_torch_with_dynamic_batch(onnx_dir, tmp_path):
             ref = model(x).numpy()
         assert got.shape == (n, spec.feature_dim)
         np.testing.assert_allclose(got, ref, atol=2e-3 * max(1, np.abs(ref).max()))
-    assert throughput(path, batch_size=2, seconds=0.05) > 0
+    t0 = time.perf_counter()
+    rate = throughput(path, batch_size=2, seconds=0.05)
+    wall = time.perf_counter() - t0
+    # at least one batch of 2 ran in at most the call's wall time
+    assert math.isfinite(rate) and rate >= 2 / wall
+
+
+class MeanPixel(torch.nn.Module):
+    def forward(self, pixels):
+        return pixels.mean(dim=(2, 3))
+
+
+def test_throughput_is_images_over_elapsed_time(tmp_path, monkeypatch):
+    """On a clock that ticks 0.25 s per reading, ``seconds=1`` takes four timed batches."""
+    path = export_module(MeanPixel(), tmp_path / "tiny.onnx")
+    ticks = itertools.count()
+    monkeypatch.setattr(runtime_mod, "time", SimpleNamespace(
+        perf_counter=lambda: next(ticks) * 0.25))
+    sessions = []
+
+    def counting(model, threads):
+        sessions.append(CountingSession(open_session(model, threads)))
+        return sessions[-1]
+
+    monkeypatch.setattr(runtime_mod, "open_session", counting)
+    rate = throughput(path, batch_size=3, seconds=1.0, warmup=2)
+    assert sessions[0].rows == 3 * (2 + 4)  # warm-up batches, then timed batches of 3
+    assert rate == pytest.approx(3 * 4 / 1.0)  # 12 images in 1 s: images, not batches
+    ticks = itertools.count()
+    assert throughput(path, batch_size=5, seconds=1.0, warmup=0) == pytest.approx(20.0)
 
 
 def test_export_refuses_a_graph_that_differs_from_torch(tmp_path):
@@ -180,6 +214,9 @@ class CountingSession:
     def run(self, names, feeds):
         self.rows += len(feeds["pixels"])
         return self.session.run(names, feeds)
+
+    def get_inputs(self):
+        return self.session.get_inputs()
 
 
 def test_embed_shapes_cache_dedup_and_failures(tmp_path, cache, monkeypatch):

@@ -143,7 +143,7 @@ def test_summarise_folds_mean_and_std():
         "std": pytest.approx(np.std(noir, ddof=1)),
         "n": 3,
     }
-    json.dumps(s)
+    assert json.loads(json.dumps(s, allow_nan=False)) == s  # plain JSON, no NaN
     single = summarise_folds(folds[:1])
     assert single["metrics"]["micro_f1"]["std"] is None
 

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 
+from ..data.dataset import Columns
 from ..data.options import DatasetOptions
 
 DataDir = Annotated[Path, typer.Argument(help="Dataset folder: images named by id plus a table.")]
@@ -56,11 +57,14 @@ def dataset_options(command):
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
         given = {name: kwargs.pop(name) for name in _DATASET_OPTIONS}
-        cols = given.pop("genre_columns")
-        dataset = DatasetOptions(
-            **{**given, "metadata": given["metadata"] or []},
+        cols = given["genre_columns"]
+        columns = Columns(
+            id=given["id_column"], genres=given["genres_column"], title=given["title_column"],
+            year=given["year_column"], plot=given["plot_column"],
             genre_columns=[c.strip() for c in cols.split(",") if c.strip()] if cols else None,
         )
+        dataset = DatasetOptions(given["labels"], given["metadata"] or [], given["images"],
+                                 columns)
         return command(*args, dataset=dataset, **kwargs)
 
     wrapper.__signature__ = sig.replace(parameters=params)

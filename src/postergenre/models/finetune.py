@@ -21,9 +21,9 @@ from torch import nn
 from ..features.backbones import BackboneFeatures
 from ..features.inputs import Inputs
 from ..features.sources import pixel_source
-from .base import ModelChoice, macro_ap
+from .base import ModelChoice
 from .heads import HeadClassifier, HeadConfig, HeadModule
-from .loop import as_float_nchw, fit_loop, resolve_device
+from .loop import as_float_nchw, resolve_device
 from .on_pixels import PixelEstimator
 from .space import Categorical, Float, Int, SearchSpace
 
@@ -117,29 +117,12 @@ class FineTuneClassifier(PixelEstimator):
             for block in trained:
                 block.train()
 
-        validate = None
-        if val_inputs is not None and val_y is not None:
-            validate = lambda: macro_ap(val_y, self.predict_proba(val_inputs))  # noqa: E731
         groups = [{"params": list(module.head.parameters()), "lr": c.head_lr}]
         if trained:
             groups.append({"params": [p for b in trained for p in b.parameters()], "lr": c.lr})
-        result = fit_loop(
-            module,
-            torch.optim.AdamW(groups, weight_decay=c.weight_decay),
-            lambda rows: self.augment(as_float_nchw(x[rows], self.device), gen),
-            y,
-            loss=self.head_config.loss,
-            batch_size=c.batch_size,
-            epochs=epochs or c.max_epochs,
-            seed=c.seed,
-            device=self.device,
-            cosine=c.cosine,
-            patience=c.patience,
-            validate=validate,
-            train_mode=train_mode,
-        )
-        self.best_epoch, self.history = result.best_epoch, result.history
-        return self
+        return self.run_loop(module, torch.optim.AdamW(groups, weight_decay=c.weight_decay),
+                          lambda rows: self.augment(as_float_nchw(x[rows], self.device), gen),
+                          y, val_inputs, val_y, epochs, self.head_config.loss, train_mode)
 
     def _unfreeze(self, backbone: BackboneFeatures) -> list[nn.Module]:
         """Freeze the backbone but its last ``train_blocks`` blocks; return those blocks."""

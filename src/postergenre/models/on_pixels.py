@@ -14,12 +14,13 @@ import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from .base import fitted
-from .loop import as_float_nchw, predict_batches, resolve_device
+from .base import fitted, macro_ap
+from .loop import as_float_nchw, fit_loop, predict_batches, resolve_device
 
 
 class PixelEstimator:
-    """An estimator reading one input of uint8 (N, H, W, 3) pixels."""
+    """An estimator reading one input of uint8 (N, H, W, 3) pixels; ``config`` has the
+    schedule (batch_size, max_epochs, patience, cosine, seed, device)."""
 
     def __init__(self, pixel_input: str, device: str = "auto"):
         self.inputs = [pixel_input]
@@ -27,6 +28,22 @@ class PixelEstimator:
         self.history: list[dict] = []
         self.best_epoch: int = 0
         self.device = resolve_device(device)
+
+    def run_loop(self, module: nn.Module, optimizer: torch.optim.Optimizer, batch, y: np.ndarray,
+              val_inputs: Inputs | None, val_y: np.ndarray | None, epochs: int | None,
+              loss: str, train_mode=nn.Module.train):
+        """Run ``fit_loop`` on ``module`` with the config's schedule; early stopping on the
+        validation data when given."""
+        c = self.config
+        validate = None
+        if val_inputs is not None and val_y is not None:
+            validate = lambda: macro_ap(val_y, self.predict_proba(val_inputs))  # noqa: E731
+        result = fit_loop(module, optimizer, batch, y, loss=loss, batch_size=c.batch_size,
+                          epochs=epochs or c.max_epochs, seed=c.seed, device=self.device,
+                          cosine=c.cosine, patience=c.patience, validate=validate,
+                          train_mode=train_mode)
+        self.best_epoch, self.history = result.best_epoch, result.history
+        return self
 
     def pixels(self, inputs: Inputs) -> np.ndarray:
         return inputs[self.inputs[0]]

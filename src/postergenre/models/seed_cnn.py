@@ -27,8 +27,8 @@ from torch import nn
 
 from ..features.inputs import Inputs
 from ..features.sources import pixel_source
-from .base import ModelChoice, macro_ap
-from .loop import as_float_nchw, fit_loop, resolve_device
+from .base import ModelChoice
+from .loop import as_float_nchw, resolve_device
 from .losses import LOSSES
 from .on_pixels import PixelEstimator
 from .space import Categorical, Float, SearchSpace
@@ -135,25 +135,9 @@ class SeedCNNClassifier(PixelEstimator):
         module = module.to(self.device, memory_format=torch.channels_last)  # ~1.35x on CPU
         self.module = module
         x = self.pixels(inputs)
-        validate = None
-        if val_inputs is not None and val_y is not None:
-            validate = lambda: macro_ap(val_y, self.predict_proba(val_inputs))  # noqa: E731
-        result = fit_loop(
-            module,
-            self.optimizer(module),
-            lambda rows: as_float_nchw(x[rows], self.device),
-            y,
-            loss=c.loss,
-            batch_size=c.batch_size,
-            epochs=epochs or c.max_epochs,
-            seed=c.seed,
-            device=self.device,
-            cosine=c.cosine,
-            patience=c.patience,
-            validate=validate,
-        )
-        self.best_epoch, self.history = result.best_epoch, result.history
-        return self
+        return self.run_loop(module, self.optimizer(module),
+                          lambda rows: as_float_nchw(x[rows], self.device), y, val_inputs, val_y,
+                          epochs, c.loss)
 
     def optimizer(self, module: nn.Module) -> torch.optim.Optimizer:
         c = self.config
