@@ -55,9 +55,11 @@ def check_document(doc: object) -> DecisionRule:
     files = _check_files(doc.get("files"))
     names = _check_inputs(doc.get("inputs"))
     graph = doc.get("graphs", {}).get(GRAPH) if isinstance(doc.get("graphs"), dict) else None
-    if not isinstance(graph, dict) or graph.get("file") not in files:
+    if (not isinstance(graph, dict) or not isinstance(graph.get("file"), str)
+            or graph["file"] not in files):
         raise DocumentError(f"graphs.{GRAPH}.file must name one of the bundle's files")
     if (not isinstance(graph.get("inputs"), list) or not graph["inputs"]
+            or not all(isinstance(n, str) for n in graph["inputs"])
             or not set(graph["inputs"]) <= set(names)
             or len(set(graph["inputs"])) != len(graph["inputs"])):
         raise DocumentError(f"graphs.{GRAPH}.inputs must name declared inputs, once each")
@@ -73,7 +75,7 @@ def _check_inputs(inputs: object) -> list[str]:
         if not isinstance(entry, dict):
             raise DocumentError(f"{where} must be an object")
         name = entry.get("name")
-        if name not in FIELDS:
+        if not isinstance(name, str) or name not in FIELDS:
             raise DocumentError(f"{where}.name {name!r} is not an input this postergenre "
                                 f"knows ({', '.join(FIELDS)})")
         if entry.get("type") != FIELDS[name].type:

@@ -116,8 +116,8 @@ def load_bundle(path: str | Path, threads: int | None = None) -> Bundle:
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         rule = check_document(meta)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{meta_path}: unreadable bundle metadata ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise UserError(f"{meta_path}: unreadable bundle metadata ({type(e).__name__})") from None
     except DocumentError as e:
         raise UserError(f"{meta_path}: {e}") from None
     root = path.resolve()

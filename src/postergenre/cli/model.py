@@ -53,13 +53,17 @@ def train(
     test: Annotated[float | None, typer.Option(
         help="Test fraction, when a new split is made [default: 0.15].")] = None,
     seed: Annotated[int | None, typer.Option(
-        help="Seed of training and of a new split [default: 0].")] = None,
+        help="Seed of training and of a new split, 0 to 2**32 - 1 [default: 0].")] = None,
     cache: o.CacheDir = None,
 ) -> None:
-    """Cross-validate, make the final model, test it once, write the run folder and bundle."""
+    """Cross-validate, make the final model, test it once, write the run folder and bundle.
+    Values of --config stand unless an option is given here."""
     from ..training import TrainConfig
     from ..training import train as run_train
+    from ..training.run import check_out
 
+    check_out(out)  # before any work
+    _not_a_folder(split)
     base = TrainConfig()
     if config:
         try:
@@ -95,6 +99,11 @@ def train(
                   f"({summary['timings']['total_s']:.0f} s)", highlight=False)
 
 
+def _not_a_folder(split: Path | None) -> None:
+    if split is not None and split.is_dir():
+        raise UserError(f"{split}: is a folder; --split names a split file")
+
+
 def _ms(s: dict) -> str:
     return f"{s['mean']:.3f}" if s["std"] is None else f"{s['mean']:.3f} ± {s['std']:.3f}"
 
@@ -121,7 +130,12 @@ def predict(
     from ..predict import expand_inputs, predict_files
 
     bundle = load_bundle(model)
-    files = expand_inputs(inputs)
+    files = []
+    for item in inputs:
+        found = expand_inputs([item])
+        if item.is_dir() and not found:
+            print(f"skipped {item}: a folder with no poster files", file=sys.stderr)
+        files += found
     if not files:
         raise UserError("no poster files given")
     wanted = [g.strip() for g in rank_by.split(",") if g.strip()]
@@ -203,6 +217,7 @@ def evaluate(
 
     if out is not None and out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder; choose another --out")
+    _not_a_folder(split)
     bundle = load_bundle(model)
     ds = dataset.open(data_dir, hash_contents=split is not None)
     metrics = evaluate_bundle(bundle, ds, Split.load(split) if split else None, part)

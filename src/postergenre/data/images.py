@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import stat
 import warnings
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 MAX_PIXELS = 40_000_000  # a poster bigger than this is treated as a decompression bomb
+MAX_BYTES = 64 * 1024 * 1024  # a poster file bigger than this is refused before it is read
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})
 
 
@@ -90,21 +93,57 @@ def _numeric_to_8bit(im: Image.Image) -> Image.Image:
     return out
 
 
+def read_file(path: str | Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; ``OSError`` if unreadable,
+    ``ImageError`` for anything else (a folder, a FIFO, a device, a file too large), decided
+    before reading, so ``/dev/zero`` or a pipe never hangs or fills memory."""
+    with open(path, "rb", opener=_open_nonblocking) as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"not a regular file ({_kind(info.st_mode)})")
+        if info.st_size > max_bytes:
+            raise ImageError(f"file of {info.st_size / 2**20:,.0f} MB exceeds the "
+                             f"{max_bytes / 2**20:g} MB limit")
+        data = f.read(max_bytes + 1)  # bounded even if the file grows meanwhile
+    if len(data) > max_bytes:
+        raise ImageError(f"file grew past the {max_bytes / 2**20:g} MB limit while read")
+    return data
+
+
+def _open_nonblocking(path: str, flags: int) -> int:
+    """``open`` that returns at once on a FIFO without a writer (checked, then refused)."""
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
 def load(path: str | Path) -> Image.Image:
     """Read and decode one file; ``ImageError`` for unreadable or bad files."""
+    return decode(_read(path))
+
+
+def _read(path: str | Path) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return read_file(path)
+    except IsADirectoryError:
+        raise ImageError("not a regular file (a folder)") from None
     except OSError as e:
         raise ImageError(f"unreadable: {e.strerror or e}") from None
-    return decode(data)
 
 
 def probe(path: str | Path) -> tuple[str | None, str | None]:
     """(content hash, error) for one file: the hash if readable, the error if not decodable."""
     try:
-        data = Path(path).read_bytes()
-    except OSError as e:
-        return None, f"unreadable: {e.strerror or e}"
+        data = _read(path)
+    except ImageError as e:
+        return None, str(e)
     digest = content_hash(data)
     try:
         decode(data)

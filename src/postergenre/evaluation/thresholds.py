@@ -85,8 +85,8 @@ def apply_thresholds(
 ) -> np.ndarray:
     """Decisions ``y_prob >= thresholds`` as a bool (n, G) array.
 
-    ``max_genres``: of the genres over threshold, keep only those among the poster's
-    ``max_genres`` most probable. ``at_least_one=True``: a row with no genre left gets its
+    ``max_genres``: of the genres over threshold, keep the ``max_genres`` most probable.
+    ``at_least_one=True``: a row with no genre left gets its
     genre with the largest ``y_prob / threshold``.
     """
     y_prob = np.asarray(y_prob, dtype=float)
@@ -97,7 +97,8 @@ def apply_thresholds(
         )
     y_pred = y_prob >= thresholds
     if max_genres is not None and max_genres < y_prob.shape[1] and y_pred.size:
-        top = np.argsort(-y_prob, axis=1)[:, :max_genres]
+        top = np.argsort(-np.where(y_pred, y_prob, -np.inf), axis=1, kind="stable")[
+            :, :max_genres]
         keep = np.zeros_like(y_pred)
         np.put_along_axis(keep, top, True, axis=1)
         y_pred &= keep
@@ -132,17 +133,17 @@ class DecisionRule:
             raise ValueError(f"decision must be an object with type {RULE_TYPE!r}")
         t = d.get("thresholds")
         if (not isinstance(t, list) or len(t) != n_genres
-                or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in t)):
+                or not all(isinstance(v, float) for v in t)):
             raise ValueError(f"decision.thresholds must be {n_genres} numbers, one per genre")
         thresholds = np.asarray(t, dtype=np.float64)
-        if not np.all((thresholds > 0) & (thresholds < 1)):  # NaN fails too
-            raise ValueError("decision.thresholds must lie strictly between 0 and 1")
+        if not np.all((thresholds >= 1e-6) & (thresholds <= 1 - 1e-6)):  # NaN fails too
+            raise ValueError("decision.thresholds must lie in [1e-6, 1 - 1e-6]")
         k = d.get("max_genres")
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
             raise ValueError("decision.max_genres must be null or a positive integer")
         if not isinstance(d.get("at_least_one"), bool):
             raise ValueError("decision.at_least_one must be true or false")
-        return cls(thresholds.astype(np.float32), k, d["at_least_one"])
+        return cls(thresholds, k, d["at_least_one"])
 
 
 RULE_TYPE = "per-genre-thresholds+cap"
