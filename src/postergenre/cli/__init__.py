@@ -14,6 +14,7 @@ from ..errors import UserError
 from . import data, fetch, model  # noqa: F401 - fetch registers `data fetch`
 from . import tune as tuning
 
+INTERRUPTED = 130  # the exit code of Ctrl-C
 app = typer.Typer(
     help="Predict a movie's genres from its poster; train and evaluate models honestly.",
     no_args_is_help=True,
@@ -41,10 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e.format_message()}", file=sys.stderr)
         return 2
     except click.exceptions.Exit as e:
-        return e.exit_code
+        rv = e.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
+        rv = INTERRUPTED
+    if rv == INTERRUPTED:  # Typer returns Ctrl-C in a command as 130 (no command returns it)
         print("error: interrupted", file=sys.stderr)
-        return 130
     return rv if isinstance(rv, int) else 0
 
 

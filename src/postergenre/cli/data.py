@@ -17,6 +17,7 @@ from ..data.options import DatasetOptions
 from ..data.splits import split_dataset
 from ..errors import UserError
 from . import options as o
+from .model import Opt
 
 app = typer.Typer(help="Inspect datasets and make splits.", no_args_is_help=True)
 console = Console()
@@ -37,8 +38,8 @@ def check(
     from ..evaluation.plots import plot_genre_counts
 
     start = time.perf_counter()
-    if min_support < 1:
-        raise UserError(f"--min-support must be at least 1, not {min_support}")
+    if not 1 <= min_support <= 10**9:
+        raise UserError(f"--min-support must be from 1 to 10**9, not {min_support}")
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder; choose another --out")
     ds = dataset.open(data_dir, hash_contents=False)
@@ -102,14 +103,17 @@ def _print_check(r: dict, out: Path) -> None:
 def split(
     data_dir: o.DataDir,
     dataset: DatasetOptions,
-    out: Annotated[Path, typer.Option(help="Where to save the split.")] = Path("split.json"),
-    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
-    test: Annotated[float, typer.Option(help="Fraction held out as the test part.")] = 0.15,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Opt(Path, "Where to save the split (a new file: an existing one is not replaced)."
+             ) = Path("split.json"),
+    folds: Opt(int, "Cross-validation folds, 3 to 20.") = 5,
+    test: Opt(float, "Fraction held out as the test part, 0.01 to 0.5.") = 0.15,
+    seed: Opt(int, "Random seed, 0 to 2**32 - 1.") = 0,
 ) -> None:
     """Make a deterministic stratified k-fold + test split, duplicates kept together."""
     if out.is_dir():
         raise UserError(f"{out}: is a folder; --out names the split file to write")
+    if out.exists():  # runs may have used its test part: a new split gets a new name
+        raise UserError(f"{out}: exists; a split is not replaced (choose another --out)")
     ds = dataset.open(data_dir)
     s = split_dataset(ds, folds, test, seed)
     s.save(out)

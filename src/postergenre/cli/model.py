@@ -27,33 +27,36 @@ Loss = Enum("Loss", {n: n for n in LOSSES}, type=str)
 Final = Enum("Final", {"cv_ensemble": "cv-ensemble", "refit": "refit"}, type=str)
 
 
+def Opt(kind, text: str):
+    """``Opt(T, "help")`` is ``Annotated[T, typer.Option(help="help")]``: an option in a line."""
+    return Annotated[kind, typer.Option(help=text)]
+
+
 @o.dataset_options
 def train(
     data_dir: o.DataDir,
     dataset: DatasetOptions,
-    out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/default"),
-    split: Annotated[Path | None, typer.Option(
-        help="Split file, made if absent (default: the run folder's split.json).")] = None,
-    config: Annotated[Path | None, typer.Option(
-        help="A config.json (from a run or `tune`); options given here override it.")] = None,
-    model: Annotated[ModelName | None, typer.Option(help="What to train.")] = None,
-    backbones: Annotated[str | None, typer.Option(help="Comma-separated backbones.")] = None,
-    head: Annotated[HeadKind | None, typer.Option(help="Head kind.")] = None,
-    loss: Annotated[Loss | None, typer.Option(help="Training loss.")] = None,
-    tta: Annotated[bool | None, typer.Option(help="Average with the mirrored poster.")] = None,
-    final: Annotated[Final | None, typer.Option(
-        help="Final model: the CV fold models averaged, or one refit.")] = None,
-    train_subset: Annotated[int | None, typer.Option(
-        help="Train on this many random training posters (the test part stays whole).")] = None,
-    cv_rounds: Annotated[int | None, typer.Option(help="Run only the first N CV rounds.")] = None,
-    min_support: Annotated[int | None, typer.Option(
-        help="Genres with fewer training examples are dropped [default: 50].")] = None,
-    folds: Annotated[int | None, typer.Option(
-        help="Folds, when a new split is made [default: 5].")] = None,
-    test: Annotated[float | None, typer.Option(
-        help="Test fraction, when a new split is made [default: 0.15].")] = None,
-    seed: Annotated[int | None, typer.Option(
-        help="Seed of training and of a new split, 0 to 2**32 - 1 [default: 0].")] = None,
+    out: Opt(Path, "Run folder to write.") = Path("runs/default"),
+    split: Opt(Path | None, "Split file, made if absent (default: the run folder's split.json)."
+               ) = None,
+    config: Opt(Path | None, "A config.json (from a run or `tune`); its values stand unless an "
+                "option is given here.") = None,
+    model: Opt(ModelName | None, "What to train.") = None,
+    backbones: Opt(str | None, "Comma-separated backbones.") = None,
+    head: Opt(HeadKind | None, "Head kind.") = None,
+    loss: Opt(Loss | None, "Training loss.") = None,
+    tta: Opt(bool | None, "Average with the mirrored poster.") = None,
+    final: Opt(Final | None, "Final model: the CV fold models averaged, or one refit.") = None,
+    train_subset: Opt(int | None, "Train on this many random training posters, 10 to 10**9 "
+                      "(the test part stays whole).") = None,
+    cv_rounds: Opt(int | None, "Run only the first N CV rounds, 1 to 20.") = None,
+    min_support: Opt(int | None, "Genres with fewer training examples are dropped, 1 to 10**9 "
+                     "[default: 50].") = None,
+    folds: Opt(int | None, "Folds, when a new split is made, 3 to 20 [default: 5].") = None,
+    test: Opt(float | None, "Test fraction, when a new split is made, 0.01 to 0.5 "
+              "[default: 0.15].") = None,
+    seed: Opt(int | None, "Seed of training and of a new split, 0 to 2**32 - 1 [default: 0]."
+              ) = None,
     cache: o.CacheDir = None,
 ) -> None:
     """Cross-validate, make the final model, test it once, write the run folder and bundle.
@@ -80,8 +83,10 @@ def train(
     try:
         cfg = base.with_values({k: v.value if isinstance(v, Enum) else v
                                 for k, v in given.items() if v is not None})
-    except (ValueError, KeyError) as e:
-        raise UserError(f"{config or 'options'}: {e}") from None
+    except (ValueError, KeyError) as e:  # the config file was valid: an option is not
+        name, _, rest = str(e).partition(" ")
+        raise UserError(f"--{name.replace('_', '-')} {rest}" if name in given
+                        else f"options: {e}") from None
     ds = dataset.open(data_dir)
     summary = run_train(ds, out, split, cfg, cache)
     cv, t = summary["cv"]["summary"]["metrics"], summary["test"]

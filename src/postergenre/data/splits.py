@@ -57,16 +57,28 @@ class Split:
 
     @classmethod
     def load(cls, path: str | Path) -> Split:
+        """The split saved at ``path``; ``UserError`` naming the file for anything else."""
         path = Path(path)
+        if path.is_dir():
+            raise UserError(f"{path}: is a folder; --split names a split file")
         try:
-            d = json.loads(path.read_text())
+            d = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(d, dict):
+                raise ValueError("not a JSON object")
             if d.get("format") != SPLIT_FORMAT:
                 raise ValueError(f"unknown split format {d.get('format')!r}")
-            return cls(
-                d["parts"], d["folds"], d["test_fraction"], d["seed"], d["dataset_fingerprint"]
-            )
+            parts, folds = d["parts"], d["folds"]
+            if not isinstance(parts, dict) or not all(
+                isinstance(p, str) for p in [*parts, *parts.values()]
+            ):
+                raise ValueError("'parts' must map ids to part names")
+            if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
+                raise ValueError(f"'folds' must be a whole number, not {folds!r}")
+            return cls(parts, folds, d["test_fraction"], d["seed"], d["dataset_fingerprint"])
         except FileNotFoundError:
             raise UserError(f"{path}: no such split file") from None
+        except OSError as e:
+            raise UserError(f"{path}: unreadable split file ({e.strerror or e})") from None
         except (ValueError, KeyError, TypeError) as e:
             raise UserError(f"{path}: not a postergenre split file ({e})") from None
 

@@ -85,8 +85,10 @@ def apply_thresholds(
 ) -> np.ndarray:
     """Decisions ``y_prob >= thresholds`` as a bool (n, G) array.
 
-    ``max_genres``: of the genres over threshold, keep the ``max_genres`` most probable.
-    ``at_least_one=True``: a row with no genre left gets its
+    ``max_genres``: a genre is decided only if it is over its threshold *and* among the
+    poster's ``max_genres`` most probable genres (a stricter rule than keeping the K most
+    probable of those over threshold: on the shared posters' CV folds it gave micro-F1
+    0.460-0.476 against 0.441-0.470, macro-F1 within +-0.004). ``at_least_one=True``: a row with no genre left gets its
     genre with the largest ``y_prob / threshold``.
     """
     y_prob = np.asarray(y_prob, dtype=float)
@@ -97,8 +99,7 @@ def apply_thresholds(
         )
     y_pred = y_prob >= thresholds
     if max_genres is not None and max_genres < y_prob.shape[1] and y_pred.size:
-        top = np.argsort(-np.where(y_pred, y_prob, -np.inf), axis=1, kind="stable")[
-            :, :max_genres]
+        top = np.argsort(-y_prob, axis=1, kind="stable")[:, :max_genres]
         keep = np.zeros_like(y_pred)
         np.put_along_axis(keep, top, True, axis=1)
         y_pred &= keep

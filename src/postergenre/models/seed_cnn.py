@@ -65,11 +65,22 @@ class SeedCNNConfig:
             )
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
-        if len(self.image_hw) != 2 or min(self.image_hw) < 22:
-            raise ValueError(
-                f"seed-cnn image_hw must be [h, w] with sides >= 22, not {self.image_hw}"
-            )
-        self.image_hw = [int(v) for v in self.image_hw]
+        hw = self.image_hw
+        if not isinstance(hw, list | tuple) or len(hw) != 2 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 22 <= v <= 1024 for v in hw
+        ):
+            raise ValueError(f"seed-cnn image_hw must be [h, w] with sides 22 to 1024, not {hw}")
+        self.image_hw = [int(v) for v in hw]
+        # every number in range here, where the library receives it (CLI, config file, trial)
+        for name, low, high in (("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),
+                                ("patience", 1, 1_000), ("seed", 0, 2**32 - 1),
+                                ("lr", 1e-7, 1.0), ("weight_decay", 0.0, 1.0),
+                                ("conv_dropout", 0.0, 0.9), ("dense_dropout", 0.0, 0.9)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | type(low)) or not (
+                    low <= value <= high):  # False for NaN
+                raise ValueError(f"seed-cnn {name} must be {type(low).__name__} in "
+                                 f"[{low}, {high}], not {value!r}")
 
     def to_json(self) -> dict:
         return asdict(self)
