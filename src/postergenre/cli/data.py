@@ -17,7 +17,7 @@ from ..data.options import DatasetOptions
 from ..data.splits import split_dataset
 from ..errors import UserError
 from . import options as o
-from .model import Opt
+from .options import Opt
 
 app = typer.Typer(help="Inspect datasets and make splits.", no_args_is_help=True)
 console = Console()

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..errors import UserError
 from . import data
-from .model import Opt
+from .options import Opt
 
 console = Console()
 # The options a failure reason's hint is about.

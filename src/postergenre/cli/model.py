@@ -27,35 +27,30 @@ Loss = Enum("Loss", {n: n for n in LOSSES}, type=str)
 Final = Enum("Final", {"cv_ensemble": "cv-ensemble", "refit": "refit"}, type=str)
 
 
-def Opt(kind, text: str):
-    """``Opt(T, "help")`` is ``Annotated[T, typer.Option(help="help")]``: an option in a line."""
-    return Annotated[kind, typer.Option(help=text)]
-
-
 @o.dataset_options
 def train(
     data_dir: o.DataDir,
     dataset: DatasetOptions,
-    out: Opt(Path, "Run folder to write.") = Path("runs/default"),
-    split: Opt(Path | None, "Split file, made if absent (default: the run folder's split.json)."
+    out: o.Opt(Path, "Run folder to write.") = Path("runs/default"),
+    split: o.Opt(Path | None, "Split file, made if absent (default: the run folder's split.json)."
                ) = None,
-    config: Opt(Path | None, "A config.json (from a run or `tune`); its values stand unless an "
+    config: o.Opt(Path | None, "A config.json (from a run or `tune`); its values stand unless an "
                 "option is given here.") = None,
-    model: Opt(ModelName | None, "What to train.") = None,
-    backbones: Opt(str | None, "Comma-separated backbones.") = None,
-    head: Opt(HeadKind | None, "Head kind.") = None,
-    loss: Opt(Loss | None, "Training loss.") = None,
-    tta: Opt(bool | None, "Average with the mirrored poster.") = None,
-    final: Opt(Final | None, "Final model: the CV fold models averaged, or one refit.") = None,
-    train_subset: Opt(int | None, "Train on this many random training posters, 10 to 10**9 "
+    model: o.Opt(ModelName | None, "What to train.") = None,
+    backbones: o.Opt(str | None, "Comma-separated backbones.") = None,
+    head: o.Opt(HeadKind | None, "Head kind.") = None,
+    loss: o.Opt(Loss | None, "Training loss.") = None,
+    tta: o.Opt(bool | None, "Average with the mirrored poster.") = None,
+    final: o.Opt(Final | None, "Final model: the CV fold models averaged, or one refit.") = None,
+    train_subset: o.Opt(int | None, "Train on this many random training posters, 10 to 10**9 "
                       "(the test part stays whole).") = None,
-    cv_rounds: Opt(int | None, "Run only the first N CV rounds, 1 to 20.") = None,
-    min_support: Opt(int | None, "Genres with fewer training examples are dropped, 1 to 10**9 "
+    cv_rounds: o.Opt(int | None, "Run only the first N CV rounds, 1 to 20.") = None,
+    min_support: o.Opt(int | None, "Genres with fewer training examples are dropped, 1 to 10**9 "
                      "[default: 50].") = None,
-    folds: Opt(int | None, "Folds, when a new split is made, 3 to 20 [default: 5].") = None,
-    test: Opt(float | None, "Test fraction, when a new split is made, 0.01 to 0.5 "
+    folds: o.Opt(int | None, "Folds, when a new split is made, 3 to 20 [default: 5].") = None,
+    test: o.Opt(float | None, "Test fraction, when a new split is made, 0.01 to 0.5 "
               "[default: 0.15].") = None,
-    seed: Opt(int | None, "Seed of training and of a new split, 0 to 2**32 - 1 [default: 0]."
+    seed: o.Opt(int | None, "Seed of training and of a new split, 0 to 2**32 - 1 [default: 0]."
               ) = None,
     cache: o.CacheDir = None,
 ) -> None:

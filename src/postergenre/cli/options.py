@@ -16,6 +16,12 @@ import typer
 from ..data.dataset import Columns
 from ..data.options import DatasetOptions
 
+
+def Opt(kind, text: str):
+    """``Opt(T, "help")`` is ``Annotated[T, typer.Option(help="help")]``: an option in a line."""
+    return Annotated[kind, typer.Option(help=text)]
+
+
 DataDir = Annotated[Path, typer.Argument(help="Dataset folder: images named by id plus a table.")]
 MinSupport = Annotated[
     int, typer.Option("--min-support", help="Genres with fewer examples are dropped.")

@@ -13,7 +13,8 @@ from rich.table import Table
 
 from ..data.options import DatasetOptions
 from . import options as o
-from .model import ModelName, Opt
+from .model import ModelName
+from .options import Opt
 
 console = Console()
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import UserError
 from . import table as T
-from .images import IMAGE_SUFFIXES, content_hash
+from .images import IMAGE_SUFFIXES, ImageError, content_hash, read_file
 from .vocab import merge_case_variants
 
 
@@ -239,8 +239,8 @@ def hash_files(paths: list[Path], workers: int = 8) -> list[str | None]:
 
     def one(p: Path) -> str | None:
         try:
-            return content_hash(p.read_bytes())
-        except OSError:
+            return content_hash(read_file(p))
+        except (OSError, ImageError):  # unreadable, not a regular file or too large
             return None
 
     with ThreadPoolExecutor(workers) as pool:

@@ -88,8 +88,8 @@ def apply_thresholds(
     ``max_genres``: a genre is decided only if it is over its threshold *and* among the
     poster's ``max_genres`` most probable genres (a stricter rule than keeping the K most
     probable of those over threshold: on the shared posters' CV folds it gave micro-F1
-    0.460-0.476 against 0.441-0.470, macro-F1 within +-0.004). ``at_least_one=True``: a row with no genre left gets its
-    genre with the largest ``y_prob / threshold``.
+    0.460-0.476 against 0.441-0.470, macro-F1 within +-0.004). ``at_least_one=True``: a row
+    with no genre left gets its genre with the largest ``y_prob / threshold``.
     """
     y_prob = np.asarray(y_prob, dtype=float)
     thresholds = np.asarray(thresholds, dtype=float)

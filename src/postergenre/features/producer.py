@@ -15,13 +15,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..cache import ArrayStore
-from ..data.images import ImageError, content_hash, decode
+from ..data.images import ImageError, content_hash, decode, read_file
 from ..progress import track
 from .canvas import canvas
 
@@ -121,10 +120,12 @@ def file_keys(
 
     def one(i: int) -> str | None:
         try:
-            return content_hash(Path(paths[i]).read_bytes())
+            return content_hash(read_file(paths[i]))
+        except ImageError as e:
+            failures[i] = str(e)
         except OSError as e:
             failures[i] = f"unreadable: {e.strerror or e}"
-            return None
+        return None
 
     with ThreadPoolExecutor(4) as pool:
         for i, h in zip(need, pool.map(one, need), strict=True):
@@ -136,7 +137,7 @@ def load_poster(job: tuple[str, PathLike]) -> tuple[str, np.ndarray | None, str 
     """A ``Loader`` for poster files: (key, canvas, None) or (key, None, reason)."""
     key, path = job
     try:
-        data = Path(path).read_bytes()
+        data = read_file(path)
         if content_hash(data) != key:
             return key, None, "file changed since it was hashed"
         return key, canvas(decode(data)), None

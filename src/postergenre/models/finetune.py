@@ -25,7 +25,13 @@ from .base import ModelChoice
 from .heads import HeadClassifier, HeadConfig, HeadModule
 from .loop import as_float_nchw, resolve_device
 from .on_pixels import PixelEstimator
-from .space import Categorical, Float, Int, SearchSpace
+from .space import Categorical, Float, Int, SearchSpace, check_ranges
+
+# every number in range, checked where the library receives it (CLI, config file, trial)
+FINETUNE_LIMITS = (("train_blocks", -1, 1_000),  # -1: every block
+                   ("batch_size", 1, 65_536), ("max_epochs", 1, 10_000), ("patience", 1, 1_000),
+                   ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0), ("head_lr", 1e-7, 1.0),
+                   ("weight_decay", 0.0, 1.0), ("crop_min", 0.1, 1.0), ("jitter", 0.0, 1.0))
 
 
 @dataclass
@@ -46,17 +52,7 @@ class FineTuneConfig:
     device: str = "auto"  # "auto": CUDA when present, else CPU
 
     def __post_init__(self):
-        # every number in range here, where the library receives it (CLI, config file, trial)
-        for name, low, high in (("train_blocks", -1, 1_000), ("batch_size", 1, 65_536),
-                                ("max_epochs", 1, 10_000), ("patience", 1, 1_000),
-                                ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0), ("head_lr", 1e-7, 1.0),
-                                ("weight_decay", 0.0, 1.0), ("crop_min", 0.1, 1.0),
-                                ("jitter", 0.0, 1.0)):  # train_blocks -1: all of them
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | type(low)) or not (
-                    low <= value <= high):  # False for NaN
-                raise ValueError(f"finetune {name} must be {type(low).__name__} in "
-                                 f"[{low}, {high}], not {value!r}")
+        check_ranges("finetune", self, FINETUNE_LIMITS)
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -18,7 +18,12 @@ from ..features.sources import embedding_source
 from .base import ModelChoice, fitted, macro_ap
 from .loop import fit_loop, predict_batches
 from .losses import LOSSES
-from .space import Categorical, Float, SearchSpace
+from .space import Categorical, Float, SearchSpace, check_ranges
+
+# every number in range, checked where the library receives it (CLI, config file, trial)
+HEAD_LIMITS = (("hidden", 1, 16_384), ("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),
+               ("patience", 1, 1_000), ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0),
+               ("weight_decay", 0.0, 1.0), ("dropout", 0.0, 0.9), ("input_dropout", 0.0, 0.9))
 
 
 @dataclass
@@ -41,17 +46,7 @@ class HeadConfig:
             raise ValueError(f"head kind must be 'linear' or 'mlp', not {self.kind!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
-        # every number in range here, where the library receives it (CLI, config file, trial)
-        for name, low, high in (("hidden", 1, 16_384), ("batch_size", 1, 65_536),
-                                ("max_epochs", 1, 10_000), ("patience", 1, 1_000),
-                                ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0),
-                                ("weight_decay", 0.0, 1.0), ("dropout", 0.0, 0.9),
-                                ("input_dropout", 0.0, 0.9)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | type(low)) or not (
-                    low <= value <= high):  # False for NaN
-                raise ValueError(f"head {name} must be {type(low).__name__} in "
-                                 f"[{low}, {high}], not {value!r}")
+        check_ranges("head", self, HEAD_LIMITS)
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -31,10 +31,16 @@ from .base import ModelChoice
 from .loop import as_float_nchw, resolve_device
 from .losses import LOSSES
 from .on_pixels import PixelEstimator
-from .space import Categorical, Float, SearchSpace
+from .space import Categorical, Float, SearchSpace, check_ranges
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
 OPTIMIZERS = ("sgd", "adagrad", "adam", "adamw")
+
+
+# every number in range, checked where the library receives it (CLI, config file, trial)
+SEED_CNN_LIMITS = (("batch_size", 1, 65_536), ("max_epochs", 1, 10_000), ("patience", 1, 1_000),
+                   ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0), ("weight_decay", 0.0, 1.0),
+                   ("conv_dropout", 0.0, 0.9), ("dense_dropout", 0.0, 0.9))
 
 
 @dataclass
@@ -71,16 +77,7 @@ class SeedCNNConfig:
         ):
             raise ValueError(f"seed-cnn image_hw must be [h, w] with sides 22 to 1024, not {hw}")
         self.image_hw = [int(v) for v in hw]
-        # every number in range here, where the library receives it (CLI, config file, trial)
-        for name, low, high in (("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),
-                                ("patience", 1, 1_000), ("seed", 0, 2**32 - 1),
-                                ("lr", 1e-7, 1.0), ("weight_decay", 0.0, 1.0),
-                                ("conv_dropout", 0.0, 0.9), ("dense_dropout", 0.0, 0.9)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | type(low)) or not (
-                    low <= value <= high):  # False for NaN
-                raise ValueError(f"seed-cnn {name} must be {type(low).__name__} in "
-                                 f"[{low}, {high}], not {value!r}")
+        check_ranges("seed-cnn", self, SEED_CNN_LIMITS)
 
     def to_json(self) -> dict:
         return asdict(self)

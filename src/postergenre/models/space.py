@@ -109,3 +109,15 @@ def set_path(d: dict, path: str, value: Any) -> None:
     if last not in node:
         raise KeyError(f"{path}: no config setting {last!r}")
     node[last] = value
+
+
+def check_ranges(label: str, config: Any, limits: tuple[tuple[str, int | float, int | float],
+                                                          ...]) -> None:
+    """``ValueError`` naming the first ``(field, low, high)`` of ``config`` out of range: the
+    field must be of ``low``'s type (an int passes for a float; a bool or NaN never does)."""
+    for name, low, high in limits:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int | type(low)) or not (
+                low <= value <= high):  # False for NaN
+            raise ValueError(f"{label} {name} must be {type(low).__name__} in [{low}, {high}], "
+                             f"not {value!r}")

@@ -6,6 +6,7 @@ import random
 from dataclasses import asdict, dataclass, fields
 
 from ...errors import UserError
+from ..images import MAX_BYTES
 
 
 class OptionError(UserError):
@@ -33,7 +34,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "retries": (0, 20, ""),
     "backoff": (0, 3600, " s"),
     "max_backoff": (0, 3600, " s"),
-    "max_mb": (0.001, 1024, " MB"),
+    "max_mb": (0.001, MAX_BYTES / 2**20, " MB"),  # no larger than a poster may be to decode
     "max_redirects": (0, 50, ""),
 }
 
