@@ -19,6 +19,7 @@ from ..errors import UserError
 from ..models.losses import LOSSES
 from ..models.registry import MODELS
 from . import options as o
+from .embed import AddressOpt, EngineName, EngineOpt, make_engine
 
 console = Console()
 ModelName = Enum("ModelName", {n.replace("-", "_"): n for n in MODELS}, type=str)
@@ -53,6 +54,8 @@ def train(
     seed: o.Opt(int | None, "Seed of training and of a new split, 0 to 2**32 - 1 [default: 0]."
               ) = None,
     cache: o.CacheDir = None,
+    engine: EngineOpt = EngineName.local,
+    address: AddressOpt = None,
 ) -> None:
     """Cross-validate, make the final model, test it once, write the run folder and bundle.
     Values of --config stand unless an option is given here."""
@@ -62,6 +65,7 @@ def train(
 
     check_out(out)  # before any work
     _not_a_folder(split)
+    runner = make_engine(engine, address)
     base = TrainConfig()
     if config:
         try:
@@ -83,7 +87,7 @@ def train(
         raise UserError(f"--{name.replace('_', '-')} {rest}" if name in given
                         else f"options: {e}") from None
     ds = dataset.open(data_dir)
-    summary = run_train(ds, out, split, cfg, cache)
+    summary = run_train(ds, out, split, cfg, cache, engine=runner)
     cv, t = summary["cv"]["summary"]["metrics"], summary["test"]
     console.print(
         f"CV ({summary['cv']['summary']['n_folds']} folds): macro mAP {_ms(cv['macro_map'])}, "
@@ -123,12 +127,15 @@ def predict(
         "(mean probability).")] = "",
     batch_size: Annotated[int, typer.Option(min=1, max=1024,
                                             help="Posters per inference batch.")] = 8,
+    engine: EngineOpt = EngineName.local,
+    address: AddressOpt = None,
 ) -> int:
     """Genres of posters: ranked probabilities and the decided set. Results go to stdout in
     input order, skipped files to stderr; exit code 1 when no poster could be read."""
     from ..bundle import load_bundle
     from ..predict import expand_inputs, predict_files
 
+    runner = make_engine(engine, address)
     bundle = load_bundle(model)
     files = []
     for item in inputs:
@@ -146,7 +153,7 @@ def predict(
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if as_csv:
         writer.writerow(["file", "genres", *bundle.genres, "error"])
-    for p in predict_files(bundle, files, batch_size=batch_size):
+    for p in predict_files(bundle, files, batch_size=batch_size, engine=runner):
         n_ok += p.error is None
         if p.error:
             print(f"skipped {p.source}: {p.error}", file=sys.stderr)

@@ -5,6 +5,8 @@ array row each. ``produce`` looks each item's content key up in the producer's
 ``ArrayStore`` (keyed by content hash, producer id and version), loads only the missing
 items, in worker threads ahead of use, runs ``transform`` on each batch, and stores rows as it
 goes, so a killed run keeps what it finished and the next run computes only the rest.
+An ``Engine`` (``engine.RayEngine``) may compute the missing items elsewhere instead; their
+rows come back here and are stored the same way.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,6 +31,8 @@ MAX_SHARDS = 64  # compact a store once it holds more shard files than this
 
 # (content key, item) -> (key, loaded value, None) or (key, None, why it failed)
 Loader = Callable[[tuple[str, Any]], tuple[str, Any, str | None]]
+# (keys of the rows, the rows or None, [(key, why it failed)]) for some of the jobs
+Computed = tuple[list[str], np.ndarray | None, list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,23 @@ class Producer:
     flush_rows: int = 2048  # rows per shard written during a run
 
 
+class Engine(Protocol):
+    """Computes a producer's missing jobs (``(key, item)`` pairs) somewhere else."""
+
+    def run(self, producer: Producer, jobs: list) -> Iterator[Computed]:
+        """``computed`` over all of ``jobs``, in any grouping and order."""
+        ...
+
+
 def produce(
-    producer: Producer, keys: Sequence[str | None], items: Sequence[Any], progress: bool = True
+    producer: Producer, keys: Sequence[str | None], items: Sequence[Any], progress: bool = True,
+    engine: Engine | None = None, fetch: bool = True,
 ) -> tuple[np.ndarray | None, dict[int, str]]:
-    """Rows for the items whose load succeeded, in input order (``None`` when none did), and
-    ``{index: reason}`` for those that failed. A ``None`` key marks an item already known to
-    be unusable (its reason is the caller's, see ``file_keys``): it gets no row."""
+    """Rows for the items whose load succeeded, in input order (``None`` when none did, or
+    with ``fetch=False``: fill the cache only), and ``{index: reason}`` for those that failed.
+    A ``None`` key marks an item already known to be unusable (its reason is the caller's,
+    see ``file_keys``): it gets no row. The missing items are computed here, or by
+    ``engine``; either way their rows are stored here."""
     store = producer.store
     missing = set(store.missing([k for k in keys if k is not None]))
     todo: dict[str, list[int]] = {}  # missing key -> indices of its items
@@ -63,32 +78,40 @@ def produce(
         jobs = [(key, items[idx[0]]) for key, idx in todo.items()]
         cached = sum(k is not None and k not in missing for k in keys)
         label = f"{producer.label}: {cached} cached, computing {len(jobs)}"
-        for key, reason in _compute(producer, jobs, label, progress):
+        for key, reason in _compute(producer, jobs, label, progress, engine):
             for i in todo[key]:
                 failures[i] = reason
         if len(list(store.dir.glob("shard-*.npz"))) > MAX_SHARDS:
             store.compact()
     ok = [k for i, k in enumerate(keys) if k is not None and i not in failures]
-    return (store.get(ok) if ok else None), failures
+    return (store.get(ok) if ok and fetch else None), failures
 
 
-def _compute(producer: Producer, jobs: list, label: str, progress: bool) -> Iterator:
-    """Load, transform and store ``jobs``; yields (key, reason) for each item that failed."""
+def _compute(producer: Producer, jobs: list, label: str, progress: bool,
+             engine: Engine | None) -> Iterator:
+    """Compute and store ``jobs``; yields (key, reason) for each item that failed."""
     out_keys: list[str] = []
     out_rows: list[np.ndarray] = []
-    for batch in track(_loaded_batches(producer, jobs), len(jobs), label, progress, size=len):
-        good = [(k, v) for k, v, _ in batch if v is not None]
-        for k, _, reason in batch:
-            if reason is not None:
-                yield k, reason
-        if good:
-            out_keys += [k for k, _ in good]
-            out_rows.append(producer.transform([v for _, v in good]))
+    results = engine.run(producer, jobs) if engine else computed(producer, jobs)
+    for keys, rows, failed in track(results, len(jobs), label, progress,
+                                    size=lambda r: len(r[0]) + len(r[2])):
+        yield from failed
+        if keys:
+            out_keys += keys
+            out_rows.append(rows)
         if len(out_keys) >= producer.flush_rows:
             producer.store.put(out_keys, np.concatenate(out_rows))
             out_keys, out_rows = [], []
     if out_keys:
         producer.store.put(out_keys, np.concatenate(out_rows))
+
+
+def computed(producer: Producer, jobs: list) -> Iterator[Computed]:
+    """Load (in worker threads) and transform ``jobs``, one result per batch."""
+    for batch in _loaded_batches(producer, jobs):
+        good = [(k, v) for k, v, _ in batch if v is not None]
+        rows = producer.transform([v for _, v in good]) if good else None
+        yield [k for k, _ in good], rows, [(k, why) for k, _, why in batch if why is not None]
 
 
 def _loaded_batches(producer: Producer, jobs: list, prefetch: int = 4) -> Iterator[list]:
@@ -154,12 +177,17 @@ def produce_files(
     paths: Sequence[PathLike],
     hashes: Sequence[str | None] | None,
     progress: bool = True,
+    engine: Engine | None = None,
+    fetch: bool = True,
 ) -> tuple[np.ndarray, dict[PathLike, str]]:
     """``produce`` over files: ``(rows, {path: reason})`` with rows for the paths not in the
-    failures, in input order (an empty ``(0, *row_shape)`` array when none succeeded)."""
+    failures, in input order (an empty ``(0, *row_shape)`` array when none succeeded, or
+    with ``fetch=False``). An ``engine``'s workers get absolute paths: their working folder
+    may be another."""
     failures: dict[int, str] = {}
     keys = file_keys(paths, hashes, failures)
-    rows, failed = produce(producer, keys, paths, progress)
+    items = [os.path.abspath(p) for p in paths] if engine else paths
+    rows, failed = produce(producer, keys, items, progress, engine, fetch)
     failures.update(failed)
     if rows is None:
         rows = np.zeros((0, *producer.row_shape), producer.dtype)

@@ -18,7 +18,7 @@ from ..data.dataset import Dataset
 from ..data.splits import TEST, Split
 from ..data.vocab import Vocabulary, multi_hot
 from ..features.inputs import Inputs
-from ..features.producer import produce_files
+from ..features.producer import Engine, produce_files
 from ..models.registry import get_model
 from .config import TrainConfig
 
@@ -50,14 +50,16 @@ def split_rows(ds: Dataset, split: Split, config: TrainConfig) -> pd.DataFrame:
 
 
 def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfig,
-                cache_dir: Path, progress: bool = True) -> ModelData:
-    """Make (or read from the cache) every input the configured model reads."""
+                cache_dir: Path, progress: bool = True, engine: Engine | None = None
+                ) -> ModelData:
+    """Make (or read from the cache) every input the configured model reads; what is missing
+    is computed here or by ``engine``."""
     rows = split_rows(ds, split, config)
     paths, hashes = list(rows["path"]), list(rows["sha256"])
     arrays, masks, failures = {}, {}, {}
     keep = np.ones(len(rows), bool)
     for source in get_model(config.model).sources(config):
-        got, failed = produce_files(source.producer(cache_dir), paths, hashes, progress)
+        got, failed = produce_files(source.producer(cache_dir), paths, hashes, progress, engine)
         mask = np.array([p not in failed for p in paths], bool)
         full = np.zeros((len(paths), *got.shape[1:]), got.dtype)
         full[mask] = got

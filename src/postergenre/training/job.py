@@ -24,6 +24,7 @@ from ..data.vocab import build_vocabulary
 from ..errors import UserError
 from ..evaluation import compute_metrics, evaluate_baselines, summarise_folds
 from ..features.fields import FIELDS
+from ..features.producer import Engine
 from ..models.registry import get_model
 from ..predict import predict_files
 from .config import TrainConfig
@@ -37,8 +38,9 @@ HEADLINE = ("macro_map", "macro_f1", "micro_f1", "weighted_f1", "samples_f1", "h
 
 def train(ds: Dataset, out: Path, split_path: Path | None = None,
           config: TrainConfig | None = None, cache_dir: Path | None = None,
-          progress: bool = True) -> dict:
+          progress: bool = True, engine: Engine | None = None) -> dict:
     """Run the whole job and write the run folder; returns the summary written as metrics.json.
+    The inputs missing from the cache are made here, or by ``engine`` (``features.engine``).
 
     Without ``split_path`` the split is ``out/split.json``: reused if that run has one, else
     made now (seeded by ``config.seed``) and written with the run.
@@ -69,7 +71,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
             raise UserError(f"{ds.root}: no genre has {config.min_support} training examples "
                             "(lower --min-support)")
         genres = vocab.genres
-        data = load_inputs(ds, split, vocab, config, cache_dir, progress)
+        data = load_inputs(ds, split, vocab, config, cache_dir, progress, engine)
         if not len(data.ids):
             raise UserError(f"{ds.root}: no labelled movie in the split has every input the "
                             f"model needs ({len(data.failures)} files unusable)")
