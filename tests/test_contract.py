@@ -6,19 +6,20 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
-from postergenre.bundle.graph import BundleGraph, export_bundle_graph
+from postergenre.bundle.graph import BundleGraph, export_bundle_graph, fields_of
 from postergenre.cli import main
 from postergenre.data.dataset import load_dataset
 from postergenre.data.splits import TEST, load_or_make_split
 from postergenre.errors import UserError
 from postergenre.features.canvas import load_canvas, to_batch
+from postergenre.features.fields import FIELDS
 from postergenre.features.inputs import Inputs
-from postergenre.features.producer import produce_files
 from postergenre.features.runtime import open_session
 from postergenre.features.sources import embedding_source
 from postergenre.models.base import Estimator
@@ -41,6 +42,7 @@ def tiny_config(name: str) -> TrainConfig:
     cfg.seed_cnn.batch_size = 8
     cfg.finetune.backbone, cfg.finetune.train_blocks, cfg.finetune.max_epochs = FAST, 1, 1
     cfg.finetune.batch_size = 8
+    cfg.fusion.max_epochs, cfg.fusion.hidden = 20, 32
     return cfg
 
 
@@ -64,13 +66,41 @@ def posters(tmp_path_factory):
     return paths, y, root / "cache"
 
 
-def make_inputs(sources, paths, cache) -> Inputs:
-    arrays = {}
+TITLES = ["Blood Night", "Blue Tears"]  # genre 0, genre 1
+
+
+def movies(paths, y) -> pd.DataFrame:
+    """The posters with a title for most, a year for all but a few, a plot for some."""
+    rows = []
+    for i, (path, labels) in enumerate(zip(paths, y, strict=True)):
+        rows.append({"id": f"m{i}", "path": path, "sha256": None,
+                     "title": " and ".join(TITLES[j] for j in np.flatnonzero(labels))
+                     if i % 5 else None,
+                     "year": 1950 + i if i % 7 else "n/a",
+                     "plot": " ".join(TITLES[j] for j in np.flatnonzero(labels))
+                     if i % 2 else None})
+    return pd.DataFrame(rows)
+
+
+def make_inputs(sources, paths, cache, y) -> Inputs:
+    frame = movies(paths, y)
+    arrays, masks = {}, {}
     for s in sources:
-        rows, failed = produce_files(s.producer(cache), paths, None, progress=False)
-        assert not failed
-        arrays[s.name] = rows
-    return Inputs.complete(**arrays)
+        arrays[s.name], masks[s.name], missing = s.make(frame, cache, False, None)
+        assert s.required is False or not missing
+    return Inputs(arrays, masks)
+
+
+def graph_feeds(sources, paths, y) -> dict[str, np.ndarray]:
+    """The bundle graph's inputs for the same movies, made as predict makes them."""
+    frame = movies(paths, y)
+    feeds = {}
+    for field in fields_of(sources):
+        spec = FIELDS[field]
+        column = frame["path"] if field == "poster" else frame[field]
+        rows = [spec.prepare(v) if v is not None else None for v in column]
+        feeds[field] = spec.batch([spec.absent() if r is None else r for r in rows])
+    return feeds
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -79,7 +109,7 @@ def test_every_model_follows_the_contract(name, posters, tmp_path):
     config = tiny_config(name)
     choice = get_model(name)
     sources = choice.sources(config)
-    inputs = make_inputs(sources, paths, cache)
+    inputs = make_inputs(sources, paths, cache, y)
     fit, val = np.arange(36) < 24, np.arange(36) >= 24
     model = choice.make(config, [s.name for s in sources])
     assert isinstance(model, Estimator)
@@ -92,8 +122,7 @@ def test_every_model_follows_the_contract(name, posters, tmp_path):
     assert min(roc_auc_score(y[val, j], p[val, j]) for j in range(2)) > 0.7  # it learned
 
     graph = export_bundle_graph(model, sources, tmp_path / "graph.onnx")
-    canvases = to_batch([load_canvas(q) for q in paths])
-    got = open_session(graph).run(None, {"poster": canvases})[0]
+    got = open_session(graph).run(None, graph_feeds(sources, paths, y))[0]
     # the graph decodes nothing itself: it sees the canvas; cached pixels were rounded to
     # uint8 after resizing, so pixel models may differ by that rounding
     np.testing.assert_allclose(got, p, atol=2e-2 if name == "seed-cnn" else 2e-3)
@@ -104,7 +133,7 @@ def test_fold_ensemble_averages_members_in_predictions_and_graph(posters, tmp_pa
     config = tiny_config("head")
     choice = get_model("head")
     sources = choice.sources(config)
-    inputs = make_inputs(sources, paths, cache)
+    inputs = make_inputs(sources, paths, cache, y)
     members = []
     for seed in (1, 2):
         config.head.seed = seed
@@ -122,7 +151,7 @@ def test_fold_ensemble_averages_members_in_predictions_and_graph(posters, tmp_pa
 
 
 def test_tta_is_inside_the_exported_graph(posters):
-    paths, _, cache = posters
+    paths, y, cache = posters
     plain, tta = embedding_source(FAST), embedding_source(FAST, tta=True)
     assert plain.name != tta.name
     assert plain.producer(cache).store.dir != tta.producer(cache).store.dir
@@ -132,7 +161,7 @@ def test_tta_is_inside_the_exported_graph(posters):
         expected = (make_plain(canvas) + make_plain(canvas.flip(dims=[3]))) / 2
         np.testing.assert_allclose(make_tta(canvas), expected, atol=1e-5)
         assert not torch.allclose(make_tta(canvas), make_plain(canvas), atol=1e-3)
-    cached = make_inputs([tta], paths[:1], cache)[tta.name]
+    cached = make_inputs([tta], paths[:1], cache, y[:1])[tta.name]
     identity = torch.nn.Module()
     identity.forward = lambda inputs: inputs[tta.name]
     graph = BundleGraph(["poster"], [tta], identity)

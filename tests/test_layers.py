@@ -2,7 +2,7 @@
 
     errors, atomic, cache, progress, __init__   shared helpers (the bottom)
     data < features < models < evaluation < bundle < predict, evaluate < training < tuning
-    < compare < cli
+    < compare, report, serve < cli
 
 Every import counts, at module level or inside a function; relative imports are resolved
 against the importing module's package.
@@ -29,7 +29,7 @@ LAYERS: list[set[str]] = [
     {"predict", "evaluate"},
     {"training"},
     {"tuning"},
-    {"compare"},
+    {"compare", "report", "serve"},
     {"cli"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

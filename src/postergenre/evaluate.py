@@ -10,7 +10,7 @@ from .data.splits import Split
 from .data.vocab import multi_hot
 from .errors import UserError
 from .evaluation import compute_metrics
-from .predict import predict_files
+from .predict import predict_records, table_records
 
 
 def evaluate_bundle(bundle: Bundle, ds: Dataset, split: Split | None = None,
@@ -36,7 +36,8 @@ def evaluate_bundle(bundle: Bundle, ds: Dataset, split: Split | None = None,
     if not known & set(genres):
         raise UserError(f"{ds.root}: none of its genres is one of the model's ({len(genres)} "
                         "genres); nothing to score")
-    preds = list(predict_files(bundle, list(rows["path"]), batch_size=batch_size))
+    preds = list(predict_records(bundle, table_records(rows), list(rows["id"]),
+                                 batch_size=batch_size))
     ok = np.array([p.error is None for p in preds])
     if not ok.any():
         raise UserError(f"{ds.root}: none of the {len(preds)} posters could be read")
@@ -44,7 +45,8 @@ def evaluate_bundle(bundle: Bundle, ds: Dataset, split: Split | None = None,
                      dtype=np.float32)
     y = multi_hot(rows["genres"][ok], genres)
     metrics = compute_metrics(y, probs, bundle.rule.apply(probs), genres)
-    metrics["skipped_files"] = {p.source: p.error for p in preds if p.error}
+    metrics["skipped_files"] = {str(path): p.error for path, p in zip(rows["path"], preds,
+                                                                      strict=True) if p.error}
     metrics["n_evaluated"] = int(ok.sum())
     metrics["dataset"] = str(ds.root)
     metrics["genres_not_in_model"] = sorted(known - set(genres))

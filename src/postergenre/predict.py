@@ -4,7 +4,7 @@ A record is one movie: ``{"poster": ..., ...}`` with the fields the bundle decla
 (``bundle.inputs``); a poster may be a path, bytes, a PIL image or a uint8 array. Values are
 prepared in worker threads (decoding), run through the graph in batches, and results come
 back in input order, unrounded; a record that cannot be used yields a ``Prediction`` with
-``error`` and no probabilities.
+``error`` and no probabilities. Poster files can also be scored by Ray tasks (``engine``).
 """
 
 from __future__ import annotations
@@ -12,16 +12,21 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from .bundle import Bundle
+from .bundle import Bundle, load_bundle
+from .data.dataset import read_metadata
 from .data.images import IMAGE_SUFFIXES, ImageError
 from .errors import UserError
+from .features.engine import RayEngine
 from .features.fields import FIELDS
+
+ENGINE_CHUNK = 256  # posters per Ray task
 
 
 @dataclass
@@ -30,12 +35,14 @@ class Prediction:
     probabilities: dict[str, float] | None  # genre -> probability, highest first; None: error
     genres: list[str]  # the decided genres, highest first
     error: str | None = None
+    inputs: list[str] | None = None  # the record fields the prediction used
 
     def to_json(self, digits: int | None = 4) -> dict:
         probs = self.probabilities
         if probs is not None and digits is not None:
             probs = {g: round(p, digits) for g, p in probs.items()}
-        d = {"file": self.source, "probabilities": probs, "genres": self.genres}
+        d = {"file": self.source, "probabilities": probs, "genres": self.genres,
+             "inputs": self.inputs}
         if self.error:
             d["error"] = self.error
         return d
@@ -57,10 +64,51 @@ def expand_inputs(items: list[Path]) -> list[Path]:
 
 
 def predict_files(bundle: Bundle, files: list[Path], batch_size: int = 8,
-                  workers: int = 2) -> Iterator[Prediction]:
-    """``predict_records`` over poster files, each labelled by its path."""
+                  workers: int = 2, engine: RayEngine | None = None) -> Iterator[Prediction]:
+    """``predict_records`` over poster files, each labelled by its path; with ``engine``,
+    Ray tasks of ``ENGINE_CHUNK`` posters each open the bundle (at the same path) and score
+    them. Results come back in input order either way."""
+    if engine is not None:
+        chunks = [[Path(f).absolute() for f in files[i:i + ENGINE_CHUNK]]
+                  for i in range(0, len(files), ENGINE_CHUNK)]
+        shared = (Path(bundle.path).absolute(), batch_size)
+        done = (p for chunk in engine.imap(_predict_chunk, shared, chunks) for p in chunk)
+        return (replace(p, source=str(f)) for f, p in zip(files, done, strict=True))
     return predict_records(bundle, ({"poster": f} for f in files), [str(f) for f in files],
                            batch_size, workers)
+
+
+def _predict_chunk(shared: tuple[Path, int], files: list[Path]) -> list[Prediction]:
+    path, batch_size = shared
+    return list(predict_files(load_bundle(path), files, batch_size))
+
+
+def file_records(files: list[Path], given: dict[str, Any],
+                 metadata: Path | None) -> list[dict[str, Any]] | None:
+    """Records for poster files with the metadata given for one poster (``given``) or a
+    table joined by id = file name stem; ``None`` when there is no metadata at all."""
+    given = {k: v for k, v in given.items() if v is not None}
+    if given and (len(files) != 1 or metadata is not None):
+        raise UserError(f"{', '.join('--' + k for k in given)}: for exactly one poster "
+                        "(use --metadata TABLE for several)")
+    if metadata is not None:
+        table = read_metadata(metadata, {f.stem for f in files})
+        rows = [table.loc[f.stem].to_dict() if f.stem in table.index else {} for f in files]
+        return [{"poster": f, **{k: v for k, v in r.items() if not _missing(v)}}
+                for f, r in zip(files, rows, strict=True)]
+    return [{"poster": files[0], **given}] if given else None
+
+
+def table_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
+    """Records of a dataset's movies: the poster file and, where the table has them, title,
+    year and plot (missing cells are left out)."""
+    fields = [f for f in FIELDS if f != "poster" and f in rows]
+    return [{"poster": row["path"], **{f: row[f] for f in fields if not _missing(row[f])}}
+            for row in rows.to_dict("records")]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def predict_records(bundle: Bundle, records: Iterable[dict[str, Any]], labels: list[str],
@@ -83,16 +131,21 @@ def predict_records(bundle: Bundle, records: Iterable[dict[str, Any]], labels: l
 
 
 def _prepare(record: dict[str, Any], inputs: list[dict]) -> dict[str, np.ndarray] | str:
-    """One row per declared input, or why the record cannot be used."""
-    rows = {}
+    """One row per declared input, or why the record cannot be used. An optional field that
+    is missing or empty gets its absent row; ``"?used"`` lists the fields that were used."""
+    rows, used = {}, []
     for spec in inputs:
-        value = record.get(spec["name"])
-        if value is None:
-            return f"no {spec['name']} given"
+        name, value = spec["name"], record.get(spec["name"])
         try:
-            rows[spec["name"]] = FIELDS[spec["name"]].prepare(value)
+            row = None if value is None else FIELDS[name].prepare(value)
         except (ImageError, ValueError, OSError) as e:
-            return str(e)
+            return f"{name}: {e}" if name != "poster" else str(e)
+        if row is None and spec["required"]:
+            return f"no {name} given"
+        rows[name] = FIELDS[name].absent() if row is None else row
+        if row is not None:
+            used.append(name)
+    rows["?used"] = used
     return rows
 
 
@@ -111,7 +164,8 @@ def _ahead(pool: ThreadPoolExecutor, records: Iterable[dict], inputs: list[dict]
 def _run(bundle: Bundle, pending: list[tuple[str, dict | str]]) -> Iterator[Prediction]:
     good = [rows for _, rows in pending if not isinstance(rows, str)]
     if good:
-        feeds = {name: FIELDS[name].batch([rows[name] for rows in good]) for name in good[0]}
+        feeds = {name: FIELDS[name].batch([rows[name] for rows in good])
+                 for name in good[0] if name != "?used"}
         probs = bundle.run(feeds)
         decided = bundle.rule.apply(probs)
     genres, k = bundle.genres, 0
@@ -123,4 +177,4 @@ def _run(bundle: Bundle, pending: list[tuple[str, dict | str]]) -> Iterator[Pred
         k += 1
         order = np.argsort(-p, kind="stable")
         yield Prediction(label, {genres[j]: float(p[j]) for j in order},
-                         [genres[j] for j in order if d[j]])
+                         [genres[j] for j in order if d[j]], inputs=rows["?used"])

@@ -1,8 +1,9 @@
 """The bundle's graph: record fields -> the model's named inputs -> probabilities, as ONNX.
 
 ``BundleGraph`` puts, in front of a fitted model's ``graph_module``, the module of every
-source it reads (a backbone, a resize), so that the exported graph takes the record fields'
-graph inputs (canvas pixels for ``poster``) and nothing is re-made outside it.
+source it reads (a backbone, a resize, the text encoder), so that the exported graph takes
+the record fields' graph inputs (canvas pixels for ``poster``, token ids for ``title``) and
+nothing is re-made outside it. An optional input also gets its presence, ``name + "?"``.
 """
 
 from __future__ import annotations
@@ -26,13 +27,18 @@ class BundleGraph(nn.Module):
         self.fields = list(fields)
         self.names = [s.name for s in sources]
         self.from_field = [s.field for s in sources]
+        self.optional = [not s.required for s in sources]
         self.makers = nn.ModuleList(s.graph_module() for s in sources)
         self.model = model
 
     def forward(self, *field_inputs: torch.Tensor) -> torch.Tensor:
         by_field = dict(zip(self.fields, field_inputs, strict=True))
-        inputs = {name: make(by_field[field]) for name, field, make
-                  in zip(self.names, self.from_field, self.makers, strict=True)}
+        inputs = {}
+        for name, field, make, optional in zip(self.names, self.from_field, self.makers,
+                                               self.optional, strict=True):
+            inputs[name] = make(by_field[field])
+            if optional:  # "name?": 1.0 where the record has the field
+                inputs[name + "?"] = FIELDS[field].present(by_field[field])
         return self.model(inputs)
 
 

@@ -6,12 +6,13 @@ Every ``UserError`` and command-line usage error ends as one line on stderr and 
 from __future__ import annotations
 
 import sys
+import warnings
 
 import click
 import typer
 
 from ..errors import UserError
-from . import data, fetch, model  # noqa: F401 - fetch registers `data fetch`
+from . import data, embed, fetch, model, report, serve  # noqa: F401 - fetch registers `data fetch`
 from . import tune as tuning
 
 INTERRUPTED = 130  # the exit code of Ctrl-C
@@ -25,11 +26,20 @@ app.add_typer(data.app, name="data")
 app.command()(model.train)
 app.command()(model.predict)
 app.command()(model.evaluate)
+app.command()(embed.embed)
 app.command()(tuning.tune)
 app.command()(tuning.compare)
+app.command()(report.report)
+app.command()(serve.serve)
+app.command()(serve.index)
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"note: {message}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _warning_line  # library notes as one line, not a source dump
     try:
         rv = app(args=argv, prog_name="postergenre", standalone_mode=False)
     except UserError as e:

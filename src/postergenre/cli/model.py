@@ -127,13 +127,19 @@ def predict(
         "(mean probability).")] = "",
     batch_size: Annotated[int, typer.Option(min=1, max=1024,
                                             help="Posters per inference batch.")] = 8,
+    title: o.Opt(str | None, "The movie's title (one poster).") = None,
+    year: o.Opt(str | None, "The movie's release year (one poster).") = None,
+    plot: o.Opt(str | None, "The movie's plot or synopsis (one poster).") = None,
+    metadata: o.Opt(Path | None, "A table of title/year/plot by id = poster file name "
+                    "without extension (many posters).") = None,
     engine: EngineOpt = EngineName.local,
     address: AddressOpt = None,
 ) -> int:
-    """Genres of posters: ranked probabilities and the decided set. Results go to stdout in
-    input order, skipped files to stderr; exit code 1 when no poster could be read."""
+    """Genres of posters (with their title, year and plot when given): ranked probabilities
+    and the decided set. Results go to stdout in input order, skipped files to stderr; exit
+    code 1 when no poster could be read."""
     from ..bundle import load_bundle
-    from ..predict import expand_inputs, predict_files
+    from ..predict import expand_inputs, file_records, predict_files, predict_records
 
     runner = make_engine(engine, address)
     bundle = load_bundle(model)
@@ -153,7 +159,15 @@ def predict(
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if as_csv:
         writer.writerow(["file", "genres", *bundle.genres, "error"])
-    for p in predict_files(bundle, files, batch_size=batch_size, engine=runner):
+    given = {"title": title, "year": year, "plot": plot}
+    records = file_records(files, given, metadata)
+    if records is not None and runner is not None:
+        raise UserError("--engine ray predicts from poster files only; drop --title/--year/"
+                        "--plot/--metadata or use --engine local")
+    stream = (predict_files(bundle, files, batch_size=batch_size, engine=runner)
+              if records is None else
+              predict_records(bundle, records, [str(f) for f in files], batch_size))
+    for p in stream:
         n_ok += p.error is None
         if p.error:
             print(f"skipped {p.source}: {p.error}", file=sys.stderr)

@@ -245,3 +245,20 @@ def hash_files(paths: list[Path], workers: int = 8) -> list[str | None]:
 
     with ThreadPoolExecutor(workers) as pool:
         return list(pool.map(one, paths, chunksize=64))
+
+
+def read_metadata(path: Path, ids: set[str], columns: Columns | None = None) -> pd.DataFrame:
+    """A title/year/plot table indexed by id, for the given ids (e.g. poster file stems);
+    ``UserError`` naming the file if it has no id column or none of its ids is one of them."""
+    cols = columns or Columns()
+    df = T.read_table(path)
+    id_col = T.detect_id_column(df, path, cols.id, ids)
+    if id_col is None:
+        raise UserError(f"{path}: no id column found (name it with --id-column)")
+    table_ids = [T.normalise_id(v) for v in df[id_col]]
+    if not set(table_ids) & ids:
+        raise UserError(f"{path}: none of its {len(table_ids)} ids matches a poster file name "
+                        f"(ids like {_examples(table_ids)}; files like {_examples(sorted(ids))})")
+    meta = _metadata(df, path, cols)
+    out = pd.DataFrame({key: df[col].to_numpy() for key, col in meta.items()}, index=table_ids)
+    return out[~out.index.duplicated()]

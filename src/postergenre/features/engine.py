@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -39,7 +40,8 @@ def ray_module():
 class RayEngine:
     """Runs chunks of work as Ray tasks on the cluster at ``address`` (``None``: the one this
     process already joined, else ``$RAY_ADDRESS``, else a new local one on loopback),
-    connected on first use, so a run that finds everything cached never starts Ray."""
+    connected on first use, so a run that finds everything cached never starts Ray. Ray
+    reserves ``cpus_per_task`` CPUs per task."""
 
     def __init__(self, address: str | None = None, batches_per_task: int = 8,
                  cpus_per_task: float = 1):
@@ -55,26 +57,26 @@ class RayEngine:
         once rather than in every worker at the same time."""
         size = producer.batch_size
         step = size * self.batches_per_task
-        chunks = [jobs[:size]] + [jobs[i:i + step] for i in range(size, len(jobs), step)]
         # workers get a bare handle on the store: the driver's loaded index stays here
         store = producer.store
         bare = ArrayStore(store.dir.parent, store.producer, store.version)
         work = dataclasses.replace(producer, store=bare)
-        return self.imap(_compute_chunk, work, chunks)
+        yield from self.imap(_compute_chunk, work, [jobs[:size]])
+        yield from self.imap(_compute_chunk, work,
+                             [jobs[i:i + step] for i in range(size, len(jobs), step)])
 
     def imap(self, fn: Callable[[Any, Sequence], Any], shared: Any,
              chunks: Sequence[Sequence]) -> Iterator:
-        """``fn(shared, chunk)`` for each chunk as a Ray task, results in chunk order; the
-        first chunk runs alone, then at most two tasks per cluster CPU are in flight."""
+        """``fn(shared, chunk)`` for each chunk as a Ray task, results in chunk order, with
+        at most two tasks per cluster CPU in flight."""
         if not chunks:
             return
         ray = self.ray
         task = self._connect()
         ref = ray.put(shared)  # sent to the object store once, not with every task
-        yield ray.get(task.remote(fn, ref, chunks[0]))
         window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1) / self.cpus_per_task))
         pending: deque = deque()
-        for chunk in chunks[1:]:
+        for chunk in chunks:
             pending.append(task.remote(fn, ref, chunk))
             if len(pending) >= window:
                 yield ray.get(pending.popleft())
@@ -86,6 +88,8 @@ class RayEngine:
         if self._task is None:
             if not ray.is_initialized():
                 joining = self.address or os.environ.get("RAY_ADDRESS")
+                if joining and not _reachable(joining):  # Ray itself retries for minutes
+                    raise UserError(f"cannot reach a Ray cluster at {joining}")
                 local = {} if joining else {"_node_ip_address": "127.0.0.1"}
                 try:
                     ray.init(address=self.address, include_dashboard=False,
@@ -95,6 +99,18 @@ class RayEngine:
                                     f"{self.address or 'this machine'}: {e}") from None
             self._task = ray.remote(num_cpus=self.cpus_per_task)(_call)
         return self._task
+
+
+def _reachable(address: str, timeout: float = 5) -> bool:
+    """Whether a ``HOST:PORT`` address accepts a connection (other forms: assumed so)."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return True
+    try:
+        socket.create_connection((host, int(port)), timeout).close()
+    except OSError:
+        return False
+    return True
 
 
 def _call(fn: Callable, shared: Any, chunk: Sequence) -> Any:

@@ -2,15 +2,18 @@
 
 A record is one movie as a user gives it: ``{"poster": ..., "title": ..., ...}``. Each field
 has a type, and the type says how a value becomes one row of the bundle graph's input of
-that name. Today's field is the poster (type ``image``): a path, bytes, a PIL image or a
-decoded uint8 array becomes the canvas (``canvas``), fed as float32 NCHW in [0, 255].
-Adding an input (title, plot, ...) means adding a field here and a source in ``sources``.
+that name: the poster (``image``: a path, bytes, a PIL image or a uint8 array) becomes the
+canvas, fed as float32 NCHW in [0, 255]; a title or plot (``text``) becomes MiniLM token ids
+(0 = padding); a year (``number``) a float. ``prepare`` gives ``None`` for a value that is
+absent (empty text, an absurd year): such a row is all zeros and ``present`` says so inside
+the graph. Adding an input means adding a field here and a source in ``sources``.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +26,8 @@ from PIL import Image
 from ..data.images import ImageError, decode, load, to_rgb
 from .canvas import CANVAS_HW, CANVAS_REVISION, canvas, to_batch
 from .onnx_export import canvas_example
+from .text import clean, example_ids, token_ids
+from .year import FIRST, LAST, parse_year
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class Field:
     prepare: Callable[[Any], np.ndarray]  # raises ``ImageError``/``ValueError`` on bad values
     batch: Callable[[list[np.ndarray]], np.ndarray]
     example: Callable[[int], torch.Tensor]  # a random graph input of n rows (export checks)
+    absent: Callable[[], np.ndarray]  # the row of a record without this field
+    present: Callable[[torch.Tensor], torch.Tensor]  # graph input -> (N,) 1.0 where present
     preprocessing: dict = field(default_factory=dict)  # what the bundle records about it
 
 
@@ -56,12 +63,38 @@ def poster_canvas(value: Any) -> np.ndarray:
                      f"{type(value).__name__}")
 
 
+def text_ids(max_tokens: int) -> Callable[[Any], np.ndarray | None]:
+    def prepare(value: Any) -> np.ndarray | None:
+        text = clean(value)
+        return token_ids([text], max_tokens)[0] if text else None
+
+    return prepare
+
+
+def year_value(value: Any) -> np.ndarray | None:
+    year, why = parse_year(value)
+    if why:
+        warnings.warn(why, stacklevel=2)
+    return np.array([year], np.float32) if year else None
+
+
+def _text(name: str, max_tokens: int) -> Field:
+    return Field(name=name, type="text", prepare=text_ids(max_tokens), batch=np.stack,
+                 example=lambda n: example_ids(n, max_tokens),
+                 absent=lambda: np.zeros(max_tokens, np.int64),
+                 present=lambda ids: (ids[:, 0] != 0).float(),
+                 preprocessing={"encoder": "all-MiniLM-L6-v2", "max_tokens": max_tokens,
+                                "text": "NFC, whitespace collapsed, truncated", "pad_id": 0})
+
+
 POSTER = Field(
     name="poster",
     type="image",
     prepare=poster_canvas,
     batch=to_batch,
     example=canvas_example,
+    absent=lambda: np.zeros((*CANVAS_HW, 3), np.uint8),
+    present=lambda pixels: torch.ones(pixels.shape[0]),
     preprocessing={
         "canvas_hw": list(CANVAS_HW),
         "canvas_revision": CANVAS_REVISION,
@@ -70,6 +103,14 @@ POSTER = Field(
     },
 )
 
-FIELDS: dict[str, Field] = {f.name: f for f in (POSTER,)}
+TITLE = _text("title", 32)
+PLOT = _text("plot", 256)
+YEAR = Field(name="year", type="number", prepare=year_value, batch=np.stack,
+             example=lambda n: torch.linspace(0, 2020, n)[:, None],
+             absent=lambda: np.zeros(1, np.float32),
+             present=lambda years: (years[:, 0] > 0).float(),
+             preprocessing={"range": [FIRST, LAST], "missing": 0})
+
+FIELDS: dict[str, Field] = {f.name: f for f in (POSTER, TITLE, PLOT, YEAR)}
 
 __all__ = ["FIELDS", "POSTER", "Field", "ImageError", "poster_canvas"]

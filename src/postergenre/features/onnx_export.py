@@ -47,12 +47,14 @@ def export_graph(
     *,
     output_names: tuple[str, ...],
     metadata: dict[str, str] | None = None,
+    more_axes: dict[str, dict[int, str]] | None = None,
     opset: int = OPSET,
     rtol: float = 1e-3,
     check_batch: int = 3,
 ) -> Path:
     """Trace ``module`` (positional inputs named and shaped by ``examples``) to ONNX at
-    ``path``, atomically, with a dynamic batch axis on every input and output.
+    ``path``, atomically, with a dynamic batch axis on every input and output (and the
+    ``more_axes`` given, e.g. a token axis).
 
     Before the file appears, onnxruntime's outputs on a fresh random batch are compared with
     torch's; raises ``ExportError`` if the max abs difference of any output exceeds
@@ -61,7 +63,8 @@ def export_graph(
     path = Path(path)
     module = module.eval()
     names = list(examples)
-    dynamic = {name: {0: "batch"} for name in (*names, *output_names)}
+    dynamic = {name: {0: "batch", **(more_axes or {}).get(name, {})}
+               for name in (*names, *output_names)}
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarning / deprecation chatter from the exporter

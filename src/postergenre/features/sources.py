@@ -1,10 +1,12 @@
 """Model inputs made from record fields: how each is made for training and inside the graph.
 
-A source is one named model input, e.g. ``poster:efficientnet_lite0`` (the poster's
-Lite0 embedding) or ``poster:pixels-200x200``. It says which record field it comes from,
-the cached producer that makes it for training (once per content), the torch module that
-makes the same thing from the field's graph input inside the bundle graph, and what the
-bundle records about its preprocessing (resolution, mean/std, ...).
+A source is one named model input, e.g. ``poster:efficientnet_lite0`` (the poster's Lite0
+embedding), ``poster:pixels-200x200``, ``title:minilm`` or ``year:encoding``. It says which
+record field it comes from, how ``make`` builds its rows for a table of movies (through the
+cached producer, once per content), the torch module that makes the same thing from the
+field's graph input inside the bundle graph, and what the bundle records about its
+preprocessing (resolution, mean/std, tokenizer, ...). Optional sources (title, year, plot)
+give a presence mask; a movie without them keeps its row.
 """
 
 from __future__ import annotations
@@ -13,25 +15,60 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 from torch import nn
 
 from .backbones import BackboneFeatures, resolve
 from .canvas import CANVAS_HW
 from .embeddings import embedding_producer
 from .pixels import pixel_producer, resize_like_graph
-from .producer import Producer
+from .producer import Engine, Producer, produce, produce_files
+from .text import DIM as TEXT_DIM
+from .text import clean, shared_minilm, text_key, text_producer, text_version
+from .year import DIM as YEAR_DIM
+from .year import YearEncoding, encode, parse_year
 
 PathLike = str | os.PathLike
+
+
+# (movies with path/sha256/title/year/plot columns, cache dir, progress, engine)
+#   -> (rows, presence mask, {file or id: why it is missing})
+Make = Callable[[pd.DataFrame, "PathLike | None", bool, "Engine | None"],
+                tuple[np.ndarray, np.ndarray, dict[str, str]]]
 
 
 @dataclass(frozen=True)
 class Source:
     name: str
     field: str  # the record field it is made from
-    producer: Callable[[PathLike | None], Producer]  # cache dir -> cached producer
+    make: Make
     graph_module: Callable[[], nn.Module]  # the field's graph input -> this input
     preprocessing: dict
     required: bool = True  # a movie without it cannot be scored by a model that reads it
+    producer: Callable[[PathLike | None], Producer] | None = None  # per-file cached producer
+
+
+def _from_files(producer: Callable[[PathLike | None], Producer]) -> Make:
+    def make(rows, cache_dir, progress=True, engine=None):
+        paths = list(rows["path"])
+        got, failed = produce_files(producer(cache_dir), paths, list(rows["sha256"]), progress,
+                                    engine)
+        return _spread(got, [p not in failed for p in paths], {str(p): w for p, w
+                                                                in failed.items()})
+
+    return make
+
+
+def _spread(got: np.ndarray | None, present: list[bool], failed: dict[str, str],
+            shape: tuple[int, ...] = (), dtype=np.float32):
+    """Rows for every movie: ``got`` where present, zeros elsewhere."""
+    mask = np.array(present, bool)
+    full = np.zeros((len(mask), *(got.shape[1:] if got is not None else shape)),
+                    got.dtype if got is not None else dtype)
+    if got is not None and len(got):
+        full[mask] = got
+    return full, mask, failed
 
 
 class Embedding(nn.Module):
@@ -64,6 +101,7 @@ def embedding_source(backbone: str, tta: bool = False) -> Source:
     return Source(
         name=f"poster:{spec.name}" + ("+flip" if tta else ""),
         field="poster",
+        make=_from_files(lambda cache_dir: embedding_producer(spec, cache_dir, tta=tta)),
         producer=lambda cache_dir: embedding_producer(spec, cache_dir, tta=tta),
         graph_module=lambda: Embedding(spec.name, tta),
         preprocessing={"backbone": spec.to_dict(), "tta": tta},
@@ -75,7 +113,39 @@ def pixel_source(hw: tuple[int, int] = CANVAS_HW) -> Source:
     return Source(
         name=f"poster:pixels-{h}x{w}",
         field="poster",
+        make=_from_files(lambda cache_dir: pixel_producer((h, w), cache_dir)),
         producer=lambda cache_dir: pixel_producer((h, w), cache_dir),
         graph_module=lambda: Resize((h, w)),
         preprocessing={"pixels_hw": [h, w], "resize": "bilinear, half-pixel centres"},
     )
+
+
+def text_source(field: str, max_tokens: int) -> Source:
+    """MiniLM embedding of a text column (``title``, ``plot``), cached per text."""
+
+    def make(rows, cache_dir, progress=True, engine=None):
+        column = rows[field] if field in rows else [None] * len(rows)
+        texts = [clean(v) for v in column]
+        keys = [text_key(t, max_tokens) if t else None for t in texts]
+        got, failed = produce(text_producer(field, max_tokens, cache_dir), keys, texts, progress)
+        present = [k is not None and i not in failed for i, k in enumerate(keys)]
+        return _spread(got, present, {}, (TEXT_DIM,))
+
+    return Source(name=f"{field}:minilm", field=field, make=make, graph_module=shared_minilm,
+                  preprocessing={"encoder": "all-MiniLM-L6-v2", "version": text_version(),
+                                 "max_tokens": max_tokens}, required=False)
+
+
+def year_source() -> Source:
+    """The year's smooth encoding (``year.encode``); absurd years are missing, with a reason."""
+
+    def make(rows, cache_dir=None, progress=True, engine=None):
+        column = rows["year"] if "year" in rows else [None] * len(rows)
+        parsed = [parse_year(v) for v in column]
+        years = np.array([y for y, _ in parsed], np.float32)
+        why = {str(i): w for i, (_, w) in zip(rows["id"], parsed, strict=True) if w}
+        return encode(years), years > 0, why
+
+    return Source(name="year:encoding", field="year", make=make, graph_module=YearEncoding,
+                  preprocessing={"encoding": "decade bumps 1910-2030 (width 8) + linear",
+                                 "dim": YEAR_DIM}, required=False)

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ..models.finetune import FineTuneConfig
+from ..models.fusion import FusionConfig
 from ..models.heads import HeadConfig
 from ..models.registry import get_model
 from ..models.seed_cnn import SeedCNNConfig
@@ -32,6 +33,7 @@ class TrainConfig:
     head: HeadConfig = field(default_factory=HeadConfig)
     seed_cnn: SeedCNNConfig = field(default_factory=SeedCNNConfig)
     finetune: FineTuneConfig = field(default_factory=FineTuneConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
     min_support: int = 50
     folds: int = 5
     test: float = 0.15
@@ -64,7 +66,7 @@ class TrainConfig:
         return self
 
     def sections(self) -> list:
-        return [self.head, self.seed_cnn, self.finetune]
+        return [self.head, self.seed_cnn, self.finetune, self.fusion]
 
     @property
     def final_model(self) -> str:
@@ -91,7 +93,7 @@ class TrainConfig:
             raise ValueError(f"unknown config key(s) {sorted(unknown)}")
         d = dict(d)
         for key, section in (("head", HeadConfig), ("seed_cnn", SeedCNNConfig),
-                             ("finetune", FineTuneConfig)):
+                             ("finetune", FineTuneConfig), ("fusion", FusionConfig)):
             d[key] = section(**d.get(key, {}))
         return cls(**d)
 

@@ -8,7 +8,7 @@ out and reported in ``failures``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ from ..data.dataset import Dataset
 from ..data.splits import TEST, Split
 from ..data.vocab import Vocabulary, multi_hot
 from ..features.inputs import Inputs
-from ..features.producer import Engine, produce_files
+from ..features.producer import Engine
 from ..models.registry import get_model
 from .config import TrainConfig
 
@@ -33,6 +33,7 @@ class ModelData:
     inputs: Inputs
     y: np.ndarray
     failures: dict[str, str]  # file -> why its movie was left out
+    notes: list[str] = field(default_factory=list)  # how many movies have each optional input
 
 
 def split_rows(ds: Dataset, split: Split, config: TrainConfig) -> pd.DataFrame:
@@ -55,18 +56,20 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
     """Make (or read from the cache) every input the configured model reads; what is missing
     is computed here or by ``engine``."""
     rows = split_rows(ds, split, config)
-    paths, hashes = list(rows["path"]), list(rows["sha256"])
-    arrays, masks, failures = {}, {}, {}
+    arrays, masks, failures, notes = {}, {}, {}, []
     keep = np.ones(len(rows), bool)
     for source in get_model(config.model).sources(config):
-        got, failed = produce_files(source.producer(cache_dir), paths, hashes, progress, engine)
-        mask = np.array([p not in failed for p in paths], bool)
-        full = np.zeros((len(paths), *got.shape[1:]), got.dtype)
-        full[mask] = got
-        arrays[source.name], masks[source.name] = full, mask
+        arrays[source.name], mask, missing = source.make(rows, cache_dir, progress, engine)
+        masks[source.name] = mask
         if source.required:
             keep &= mask
-            failures.update({str(p): why for p, why in failed.items()})
+            failures.update(missing)
+        else:
+            notes.append(f"{source.name}: {int(mask.sum())} of {len(mask)} movies have it")
+            if missing:
+                first = next(iter(missing.items()))
+                notes.append(f"{source.name}: {len(missing)} value(s) treated as missing "
+                             f"(e.g. {first[0]}: {first[1]})")
     inputs = Inputs(arrays, masks)
     rows = rows[keep]
     return ModelData(
@@ -76,4 +79,5 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
         inputs=inputs.take(keep) if not keep.all() else inputs,
         y=multi_hot(rows["genres"], vocab.genres),
         failures=failures,
+        notes=notes,
     )

@@ -26,7 +26,7 @@ from ..evaluation import compute_metrics, evaluate_baselines, summarise_folds
 from ..features.fields import FIELDS
 from ..features.producer import Engine
 from ..models.registry import get_model
-from ..predict import predict_files
+from ..predict import predict_records, table_records
 from .config import TrainConfig
 from .cv import cross_validate, final_model
 from .inputs import load_inputs
@@ -108,7 +108,8 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
 
         # the test part is scored once, by the bundle itself: what evaluate and predict run
         t4 = time.perf_counter()
-        probs = _bundle_probabilities(bundle, np.array(data.paths)[test_mask], genres)
+        test_rows = ds.frame.set_index("id").loc[np.array(data.ids)[test_mask]].reset_index()
+        probs = _bundle_probabilities(bundle, test_rows, genres)
         pred = rule.apply(probs)
         test_metrics = compute_metrics(data.y[test_mask], probs, pred, genres)
         add_metrics(bundle, {"test": _headline(test_metrics),
@@ -128,7 +129,8 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
                       "inputs": [s.name for s in sources]},
             "split": {"file": str(split_path), "made_now": made, "folds": split.folds,
                       "seed": split.seed, "fingerprint": split.fingerprint},
-            "data": {"labelled_in_split": len(split.parts), "skipped_files": data.failures,
+            "data": {"dataset": str(ds.root), "labelled_in_split": len(split.parts),
+                     "skipped_files": data.failures, "inputs": data.notes,
                      "genres": genres, "dropped_genres": vocab.dropped, "notes": ds.notes,
                      "n_train": int(train_mask.sum()), "n_test": int(test_mask.sum())},
             "cv": {"folds": cv.fold_metrics, "summary": cv_summary,
@@ -162,8 +164,9 @@ def _final_text(config: TrainConfig, cv) -> str:
     return f"refit on all training folds for {max(1, int(np.median(cv.best_epochs)))} epochs"
 
 
-def _bundle_probabilities(bundle_dir: Path, paths: np.ndarray, genres: list[str]) -> np.ndarray:
-    preds = list(predict_files(load_bundle(bundle_dir), list(paths)))
+def _bundle_probabilities(bundle_dir: Path, rows, genres: list[str]) -> np.ndarray:
+    records = table_records(rows)
+    preds = list(predict_records(load_bundle(bundle_dir), records, list(rows["id"])))
     failed = [p for p in preds if p.error]
     if failed:
         raise UserError(f"{failed[0].source}: {failed[0].error} (it decoded during training)")

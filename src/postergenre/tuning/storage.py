@@ -1,14 +1,18 @@
 """Where a study lives: Optuna RDB storage shared by workers, and requeueing lost trials.
 
 A running trial writes a heartbeat every ``HEARTBEAT_S``; one silent for ``GRACE_S`` (its
-worker was killed) is marked failed, and the parameters of every failed trial that nothing
-else covers are queued again, so a grid loses no point.
+worker was killed) is marked failed when a worker next starts a trial, and the parameters of
+every failed trial that nothing else covers are queued again, so a grid loses no point.
+``$POSTERGENRE_TUNE_HEARTBEAT`` and ``$POSTERGENRE_TUNE_GRACE`` change the two (seconds).
+Any SQLAlchemy URL works; several machines share a PostgreSQL one (``postgresql://...``
+runs on psycopg 3: ``pip install 'postergenre[postgres]'``).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 import warnings
 from typing import Any
@@ -17,15 +21,42 @@ from ..errors import UserError
 
 HEARTBEAT_S = 30  # a running trial writes a heartbeat this often ...
 GRACE_S = 120  # ... and is declared failed (and requeued) when silent for this long
+HEARTBEAT_ENV, GRACE_ENV = "POSTERGENRE_TUNE_HEARTBEAT", "POSTERGENRE_TUNE_GRACE"
+DRIVER_HINT = "pip install 'postergenre[postgres]'"
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """(heartbeat, grace) in seconds: the defaults, or the environment's whole numbers."""
+    heartbeat = _seconds(HEARTBEAT_ENV, HEARTBEAT_S)
+    grace = _seconds(GRACE_ENV, GRACE_S)
+    if grace <= heartbeat:
+        raise UserError(f"{GRACE_ENV} ({grace} s) must be longer than the heartbeat "
+                        f"({heartbeat} s), or live trials would be failed")
+    return heartbeat, grace
+
+
+def _seconds(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    if not text.strip().isdigit() or not 1 <= int(text) <= 86_400:
+        raise UserError(f"{name} must be whole seconds from 1 to 86400, not {text!r}")
+    return int(text)
 
 
 def open_storage(url: str):
-    """An Optuna RDB storage with heartbeats; SQLite waits for locks held by other workers."""
+    """An Optuna RDB storage with heartbeats; SQLite waits for locks held by other workers,
+    server connections are checked before use (a worker outlives idle timeouts)."""
     import optuna
 
-    kwargs: dict[str, Any] = {}
+    for plain in ("postgres://", "postgresql://"):  # no driver named: the one we install
+        if url.startswith(plain):
+            url = "postgresql+psycopg://" + url.removeprefix(plain)
+    heartbeat, grace = heartbeat_settings()
     if url.startswith("sqlite"):
-        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+        engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
+    else:
+        engine_kwargs = {"pool_pre_ping": True}
     # Workers starting together race to create the schema; the loser retries on the tables
     # the winner made.
     for attempt in range(5):
@@ -34,14 +65,21 @@ def open_storage(url: str):
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
                     url,
-                    heartbeat_interval=HEARTBEAT_S,
-                    grace_period=GRACE_S,
+                    engine_kwargs=engine_kwargs,
+                    heartbeat_interval=heartbeat,
+                    grace_period=grace,
                     heartbeat_stale_trial_callback=_requeue_stale,
-                    **kwargs,
                 )
+        except ImportError as e:  # the database's driver
+            hint = f": {DRIVER_HINT}" if url.startswith("postgresql") else ""
+            name = getattr(e.__cause__, "name", None) or e.name or "its driver"
+            raise UserError(f"study storage {hide_password(url)} needs {name}, which is not "
+                            f"installed{hint}") from None
         except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors are many and untyped
             if attempt == 4:
-                raise UserError(f"cannot open study storage {hide_password(url)}: {e}") from None
+                why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                raise UserError(f"cannot open study storage {hide_password(url)}: {why}"
+                                ) from None
             time.sleep(0.5 * (attempt + 1))
 
 

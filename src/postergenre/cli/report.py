@@ -1,0 +1,39 @@
+"""``postergenre report``: a run's report, or a folder's leaderboard, as one HTML file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .options import Opt
+
+
+def report(
+    run_dir: Annotated[Path | None, typer.Argument(help="A finished run folder.")] = None,
+    out: Opt(Path | None, "HTML file to write (default: RUN_DIR/report.html, or "
+             "FOLDER/leaderboard.html with --runs).") = None,
+    runs: Opt(Path | None, "A folder of run folders: write the leaderboard of their split "
+              "instead.") = None,
+    data: Opt(Path | None, "Dataset folder, for the data section and posters (default: the "
+              "one the run was trained on).") = None,
+    bootstrap: Opt(int, "Bootstrap resamples of the test movies, 100 to 100000.") = 1000,
+    seed: Opt(int, "Seed of the bootstrap.") = 0,
+) -> None:
+    """One self-contained HTML file that opens from disk: the data, the model's figures with
+    95% bootstrap intervals, per-genre curves, examples and caveats of a finished run; or,
+    with --runs, the leaderboard of a folder of runs. Nothing is retrained."""
+    from ..errors import UserError
+    from ..report import build_leaderboard, build_report
+
+    if (run_dir is None) == (runs is None):
+        raise UserError("give a run folder or --runs FOLDER (not both)")
+    t0 = time.perf_counter()
+    if runs is not None:
+        path = build_leaderboard(runs, out)
+    else:
+        path = build_report(run_dir, out, data, bootstrap, seed)
+    print(f"report: {path} ({path.stat().st_size / 2**20:.1f} MB, "
+          f"{time.perf_counter() - t0:.0f} s)")

@@ -1,0 +1,140 @@
+"""A finished run folder, read back for the report: nothing is retrained or re-embedded.
+
+The numbers come from ``metrics.json``, the test probabilities (unrounded) and decisions from
+``predictions_test.csv``, the fold histories from ``history.json``; the dataset the run was
+trained on (named in ``metrics.json`` or the bundle) and its split, when they can still be
+read, give the data section and the posters.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..compare import MARKER
+from ..data.dataset import Dataset, load_dataset
+from ..data.splits import Split
+from ..errors import UserError
+
+
+@dataclass
+class Run:
+    path: Path
+    metrics: dict
+    history: dict
+    genres: list[str]
+    ids: list[str]  # test movies, in predictions_test.csv order
+    y: np.ndarray  # (n, G) 0/1 true genres
+    prob: np.ndarray  # (n, G) probabilities
+    pred: np.ndarray  # (n, G) bool decisions
+    dataset: Dataset | None = None
+    parts: dict[str, str] | None = None  # id -> "test" | "fold0" ... (the run's split)
+    notes: list[str] = field(default_factory=list)  # what could not be read, for the reader
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    def posters(self) -> dict[str, Path]:
+        """Poster file by id ({} without the dataset)."""
+        if self.dataset is None:
+            return {}
+        return dict(zip(self.dataset.frame["id"], self.dataset.frame["path"], strict=True))
+
+    def titles(self) -> dict[str, str]:
+        """Title by id, where known ({} without the dataset)."""
+        if self.dataset is None:
+            return {}
+        f = self.dataset.frame
+        return {i: t for i, t in zip(f["id"], f["title"], strict=True) if isinstance(t, str)}
+
+
+def load_run(path: Path, data_dir: Path | None = None) -> Run:
+    """The finished run at ``path``; ``UserError`` for an unfinished or unreadable one.
+
+    ``data_dir`` overrides the dataset folder the run records.
+    """
+    if not path.is_dir():
+        raise UserError(f"{path}: no such run folder")
+    if not (path / MARKER).is_file():
+        raise UserError(f"{path}: unfinished run (no {MARKER} marker); wait for train to end")
+    metrics = _json(path / "metrics.json")
+    history = _json(path / "history.json")
+    genres = list(metrics["data"]["genres"])
+    table = _predictions(path / "predictions_test.csv", genres)
+    run = Run(path, metrics, history, genres, table["id"].tolist(),
+              _multi_hot(table["true"], genres), table[genres].to_numpy(float),
+              _multi_hot(table["predicted"], genres).astype(bool))
+    _attach_data(run, data_dir)
+    return run
+
+
+def _attach_data(run: Run, data_dir: Path | None) -> None:
+    bundle = _json_or_empty(run.path / "model" / "bundle.json").get("data", {})
+    recorded = run.metrics["data"].get("dataset") or bundle.get("dataset")
+    root = data_dir or (Path(recorded) if recorded else None)
+    if root is None:
+        run.notes.append("The run does not name its dataset (give --data): no data section "
+                         "beyond the run's own counts, and no posters.")
+        return
+    try:
+        run.dataset = load_dataset(root, hash_contents=False)
+    except UserError as e:
+        run.notes.append(f"The dataset could not be read ({e}): no posters, and the data "
+                         "section shows only the run's own counts.")
+        return
+    split_file = run.metrics.get("split", {}).get("file") or bundle.get("split_file")
+    for candidate in (run.path / "split.json", Path(split_file) if split_file else None):
+        if candidate is not None and candidate.is_file():
+            try:
+                run.parts = Split.load(candidate).parts
+                return
+            except UserError as e:
+                run.notes.append(f"Split file unreadable ({e}).")
+    run.notes.append("The run's split file is gone: counts are over the whole dataset.")
+
+
+def _json_or_empty(path: Path) -> dict:
+    """A JSON object from ``path``, or {} when it is missing or unreadable."""
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def _json(path: Path) -> dict:
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: unreadable ({e})") from None
+    if not isinstance(d, dict):
+        raise UserError(f"{path}: not a JSON object")
+    return d
+
+
+def _predictions(path: Path, genres: list[str]) -> pd.DataFrame:
+    """``predictions_test.csv`` with its id, true, predicted and one column per genre."""
+    try:
+        table = pd.read_csv(path, dtype={"id": str, "true": str, "predicted": str},
+                            keep_default_na=False)
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: unreadable ({e})") from None
+    missing = [c for c in ("id", "true", "predicted", *genres) if c not in table.columns]
+    if missing or table.empty:
+        raise UserError(f"{path}: no test predictions (missing columns {missing})")
+    return table
+
+
+def _multi_hot(cells: pd.Series, genres: list[str]) -> np.ndarray:
+    index = {g: j for j, g in enumerate(genres)}
+    out = np.zeros((len(cells), len(genres)), dtype=np.int8)
+    for i, cell in enumerate(cells):
+        for g in filter(None, str(cell).split("|")):
+            if g in index:
+                out[i, index[g]] = 1
+    return out
