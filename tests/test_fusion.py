@@ -114,8 +114,13 @@ def test_fused_bundle_declares_optional_inputs_and_scores_the_test_part(fused):
     assert inputs["poster"]["required"] and not inputs["title"]["required"]
     m = json.loads((run / "metrics.json").read_text())
     assert m["test"]["macro_map"] > 0.9
-    assert any(n.startswith("year:encoding: 1 value") or "year:encoding:" in n
-               for n in m["data"]["inputs"])
+    assert any("year:encoding: " in n and "treated as missing" in n for n in m["data"]["inputs"])
+    table = m["ablation"]
+    assert list(table) == ["poster", "poster+title", "poster+year", "poster+plot",
+                           "poster+title+year", "poster+title+year+plot"]
+    everything = table["poster+title+year+plot"]
+    assert everything["all"]["n"] == everything["with plot"]["n"] + everything["without plot"]["n"]
+    assert everything["all"]["n"] == m["data"]["n_test"]
 
 
 def test_predict_with_and_without_metadata(fused, capsys):

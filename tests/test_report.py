@@ -213,11 +213,12 @@ def test_ablation_is_shown_when_recorded_and_explained_when_not(built):
     several = json.loads(json.dumps(metrics))
     several["model"]["inputs"] = ["poster:a", "poster:b"]
     run.metrics = several
-    assert "recorded no ablation" in ablation(run, Numbers(several))
-    several["ablation"] = {"without poster:b": {"macro_map": 0.5, "macro_f1": 0.25}}
+    assert "none of them is optional" in ablation(run, Numbers(several))
+    several["ablation"] = {"poster+title": {"all": {"macro_map": 0.5, "macro_f1": 0.25,
+                                                    "micro_f1": 0.125, "n": 9}}}
     html = ablation(run, Numbers(several))
-    assert 'data-metric="[&quot;ablation&quot;, &quot;without poster:b&quot;, ' \
-           '&quot;macro_map&quot;]"' in html and ">0.500<" in html
+    assert 'data-metric="[&quot;ablation&quot;, &quot;poster+title&quot;, &quot;all&quot;, ' \
+           '&quot;macro_map&quot;]"' in html and ">0.500<" in html and ">0.125<" in html
 
 
 def test_report_without_the_dataset_still_has_every_model_section(built, tmp_path):

@@ -17,6 +17,7 @@ from .. import __version__
 from ..bundle import load_bundle, write_bundle
 from ..bundle.graph import export_bundle_graph, fields_of
 from ..bundle.io import add_metrics
+from ..bundle.similar import index_dataset
 from ..cache import default_cache_dir
 from ..data.dataset import Dataset
 from ..data.splits import TEST, load_or_make_split
@@ -25,8 +26,10 @@ from ..errors import UserError
 from ..evaluation import compute_metrics, evaluate_baselines, summarise_folds
 from ..features.fields import FIELDS
 from ..features.producer import Engine
+from ..features.text import clean
 from ..models.registry import get_model
 from ..predict import predict_records, table_records
+from .ablation import ablation
 from .config import TrainConfig
 from .cv import cross_validate, final_model
 from .inputs import load_inputs
@@ -104,6 +107,11 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         }
         bundle = write_bundle(stage / "model", graph_file, genres, rule, declared, info)
         graph_file.unlink()
+        backbones = [s.preprocessing["backbone"]["name"] for s in sources
+                     if "backbone" in s.preprocessing]
+        if backbones:  # comparable films for the web app, from the cached embeddings
+            index_dataset(bundle, ds, list(np.array(data.ids)[train_mask]), backbones[:1],
+                          cache_dir, progress=progress)
         timings["bundle_s"] = time.perf_counter() - t3
 
         # the test part is scored once, by the bundle itself: what evaluate and predict run
@@ -112,6 +120,10 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         probs = _bundle_probabilities(bundle, test_rows, genres)
         pred = rule.apply(probs)
         test_metrics = compute_metrics(data.y[test_mask], probs, pred, genres)
+        has_plot = np.array([bool(clean(v)) for v in test_rows["plot"]]) if "plot" in \
+            test_rows else np.zeros(len(test_rows), bool)
+        by_inputs = ablation(model, data.inputs.take(test_mask), data.y[test_mask], rule,
+                             genres, sources, has_plot)
         add_metrics(bundle, {"test": _headline(test_metrics),
                              "cv": _headline(cv_summary["metrics"])})
         timings["test_s"] = time.perf_counter() - t4
@@ -138,6 +150,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
             "decision": {**rule.to_json(), "fitted_on": "out-of-fold CV predictions"},
             "test": test_metrics,
             "baselines": evaluate_baselines(data.y[train_mask], data.y[test_mask], genres),
+            "ablation": by_inputs,
             "timings": timings,
         }
         histories = {"folds": cv.histories, "final": model.history}
