@@ -96,7 +96,7 @@ def fused(tmp_path_factory):
         main_genre = r["genres"].split("|")[0]
         rows.append({"imdb_id": r["imdb_id"],
                      "title": f"{WORDS[main_genre]} {i}" if rng.random() < 0.8 else "",
-                     "year": int(rng.integers(1950, 2020)) if i % 9 else "n/a",
+                     "year": int(rng.integers(1950, 2020)) if i % 9 else 3000,
                      "plot": f"A story of {main_genre.lower()}." if rng.random() < 0.4 else None})
     pd.DataFrame(rows).to_csv(data / "movies.csv", index=False)
     run = root / "run"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -22,7 +23,7 @@ DIM = len(CENTRES) + 1
 
 def parse_year(value: object) -> tuple[float, str | None]:
     """(year, None), or (0.0, why it is treated as missing); empty values are just missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
         return 0.0, None
     text = str(value).strip()
     if not text:

@@ -4,8 +4,10 @@ Every input is standardised over the rows that have it, multiplied by its presen
 missing plot is exactly zero, not "a plot that looks average"), and the optional inputs'
 masks are appended, so the network knows what it was given. In training, modality dropout
 hides optional inputs at random (each with ``drop``, all of them with ``poster_only``), so
-one model serves a bare poster, a poster with a title, or everything. The same estimator
-with other inputs is the text-only and metadata-only model.
+one model serves a bare poster, a poster with a title, or everything. A movie with none of
+the optional inputs is scored by a poster-only head trained beside it (the default head), so
+a bare poster gets exactly the poster-only model's answer. The same estimator with other
+inputs is the text-only and metadata-only model.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import nn
 from ..features.inputs import Inputs
 from ..features.sources import embedding_source, text_source, year_source
 from .base import ModelChoice, fitted, macro_ap
+from .heads import HeadClassifier, HeadConfig
 from .loop import fit_loop
 from .losses import LOSSES
 from .space import Categorical, Float, SearchSpace, check_ranges
@@ -27,7 +30,8 @@ OPTIONAL = ("title", "year", "plot")
 FUSION_LIMITS = (("hidden", 1, 16_384), ("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),
                  ("patience", 1, 1_000), ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0),
                  ("weight_decay", 0.0, 1.0), ("dropout", 0.0, 0.9), ("input_dropout", 0.0, 0.9),
-                 ("drop", 0.0, 0.9), ("poster_only", 0.0, 0.9))
+                 ("drop", 0.0, 0.9), ("poster_only", 0.0, 0.9),
+                 ("project", 0, 4096))
 
 
 @dataclass
@@ -36,8 +40,9 @@ class FusionConfig:
     hidden: int = 1024
     dropout: float = 0.5
     input_dropout: float = 0.2
+    project: int = 512  # > 0: each input first projected to this many dims (its own map)
     drop: float = 0.25  # each optional input hidden with this probability in training
-    poster_only: float = 0.2  # every optional input hidden at once
+    poster_only: float = 0.0  # every optional input hidden at once (bare posters: fallback)
     loss: str = "asl"
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -69,22 +74,32 @@ class FusionModule(nn.Module):
         self.register_buffer("optional", torch.tensor(np.flatnonzero(optional), dtype=torch.long))
         self.register_buffer("mean", torch.zeros(int(sum(widths))))
         self.register_buffer("std", torch.ones(int(sum(widths))))
+        self.widths = [int(w) for w in widths]
+        self.projections = nn.ModuleList(nn.Linear(w, c.project) for w in widths) \
+            if c.project else None
+        width = c.project * len(widths) if c.project else int(sum(widths))
         self.net = nn.Sequential(
-            nn.Dropout(c.input_dropout), nn.Linear(int(sum(widths)) + int(sum(optional)), c.hidden),
+            nn.Dropout(c.input_dropout), nn.Linear(width + int(sum(optional)), c.hidden),
             nn.BatchNorm1d(c.hidden), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(c.hidden, n_out))
 
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         m = batch["m"]
         x = (batch["x"] - self.mean) / self.std * m[:, self.column_input]
+        if self.projections is not None:  # each input mapped alone, still zero when absent
+            x = torch.cat([p(part) * m[:, i:i + 1] for i, (p, part) in enumerate(
+                zip(self.projections, torch.split(x, self.widths, dim=1), strict=True))], dim=1)
         return self.net(torch.cat([x, m[:, self.optional]], dim=1))
 
 
 class FusionClassifier:
     """The fusion model on named inputs; ``optional[i]``: input i may be missing."""
 
-    def __init__(self, inputs: list[str], optional: list[bool], config: FusionConfig | None = None):
+    def __init__(self, inputs: list[str], optional: list[bool], config: FusionConfig | None = None,
+                 head: HeadConfig | None = None):
         self.inputs, self.optional = list(inputs), list(optional)
         self.config = config or FusionConfig()
+        required = [n for n, opt in zip(self.inputs, self.optional, strict=True) if not opt]
+        self.fallback = HeadClassifier(required, head or HeadConfig()) if required else None
         self.module: FusionModule | None = None
         self.history: list[dict] = []
         self.best_epoch = 0
@@ -95,9 +110,19 @@ class FusionClassifier:
         m = np.stack([inputs.masks[n] for n in self.inputs], axis=1).astype(np.float32)
         return torch.from_numpy(x), torch.from_numpy(m)
 
+    @property
+    def poster_only(self) -> bool:
+        """No optional input (a dataset without metadata): the poster head is the model."""
+        return not any(self.optional)
+
     def fit(self, inputs: Inputs, y: np.ndarray, val_inputs: Inputs | None = None,
             val_y: np.ndarray | None = None, epochs: int | None = None) -> FusionClassifier:
         c = self.config
+        if self.fallback is not None:  # first: validation scores bare posters with it
+            self.fallback.fit(inputs, y, val_inputs, val_y, epochs)
+            if self.poster_only:
+                self.best_epoch, self.history = self.fallback.best_epoch, self.fallback.history
+                return self
         torch.manual_seed(c.seed)
         x, m = self.arrays(inputs)
         widths = [int(np.prod(inputs[n].shape[1:])) for n in self.inputs]
@@ -132,21 +157,34 @@ class FusionClassifier:
 
     @torch.no_grad()
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
+        if self.poster_only:
+            return self.fallback.predict_proba(inputs)
         module = fitted(self.module).eval()
         x, m = self.arrays(inputs)
-        return torch.cat([torch.sigmoid(module.logits({"x": x[i:i + 4096], "m": m[i:i + 4096]}))
-                          for i in range(0, len(x), 4096)]).numpy()
+        p = torch.cat([torch.sigmoid(module.logits({"x": x[i:i + 4096], "m": m[i:i + 4096]}))
+                       for i in range(0, len(x), 4096)]).numpy()
+        if self.fallback is not None:
+            bare = ~(m.numpy()[:, np.flatnonzero(self.optional)] > 0).any(axis=1)
+            if bare.any():
+                p[bare] = self.fallback.predict_proba(inputs.take(bare))
+        return p
 
     def graph_module(self) -> nn.Module:
-        return FusionGraph(self.inputs, self.optional, fitted(self.module))
+        fallback = self.fallback.graph_module() if self.fallback is not None else None
+        if self.poster_only:
+            return fallback
+        return FusionGraph(self.inputs, self.optional, fitted(self.module), fallback)
 
 
 class FusionGraph(nn.Module):
-    """``{name: tensor, name + "?": presence}`` -> probabilities (required inputs: present)."""
+    """``{name: tensor, name + "?": presence}`` -> probabilities (required inputs: present);
+    rows without any optional input take the ``fallback`` graph's answer."""
 
-    def __init__(self, names: list[str], optional: list[bool], module: FusionModule):
+    def __init__(self, names: list[str], optional: list[bool], module: FusionModule,
+                 fallback: nn.Module | None = None):
         super().__init__()
         self.names, self.optional, self.module = list(names), list(optional), module
+        self.fallback = fallback
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         first = inputs[self.names[0]]
@@ -154,7 +192,11 @@ class FusionGraph(nn.Module):
         ones = torch.ones(first.shape[0])
         m = torch.stack([inputs[n + "?"] if opt else ones
                          for n, opt in zip(self.names, self.optional, strict=True)], dim=1)
-        return torch.sigmoid(self.module.logits({"x": x, "m": m}))
+        p = torch.sigmoid(self.module.logits({"x": x, "m": m}))
+        if self.fallback is None:
+            return p
+        any_optional = m[:, [i for i, opt in enumerate(self.optional) if opt]].amax(dim=1)
+        return torch.where(any_optional[:, None] > 0, p, self.fallback(inputs))
 
 
 def sources(c) -> list:
@@ -176,7 +218,7 @@ def choice(name: str, summary: str, inputs: list[str]) -> ModelChoice:
 
     def make(c, names):
         required = {s.name: s.required for s in sources(config(c))}
-        return FusionClassifier(names, [not required[n] for n in names], c.fusion)
+        return FusionClassifier(names, [not required[n] for n in names], c.fusion, c.head)
 
     return ModelChoice(
         name=name,

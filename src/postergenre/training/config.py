@@ -25,7 +25,7 @@ MAX_SEED = 2**32 - 1
 
 @dataclass
 class TrainConfig:
-    model: str = "head"  # a name in models.registry.MODELS
+    model: str = "fusion"  # a name in models.registry.MODELS
     backbones: list[str] = field(
         default_factory=lambda: ["efficientnet_lite0", "mobilenet_v2", "efficientnet_lite2"]
     )

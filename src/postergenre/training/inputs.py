@@ -17,8 +17,10 @@ import pandas as pd
 from ..data.dataset import Dataset
 from ..data.splits import TEST, Split
 from ..data.vocab import Vocabulary, multi_hot
+from ..errors import UserError
 from ..features.inputs import Inputs
 from ..features.producer import Engine
+from ..features.sources import Source
 from ..models.registry import get_model
 from .config import TrainConfig
 
@@ -34,6 +36,7 @@ class ModelData:
     y: np.ndarray
     failures: dict[str, str]  # file -> why its movie was left out
     notes: list[str] = field(default_factory=list)  # how many movies have each optional input
+    sources: list[Source] = field(default_factory=list)  # the inputs made, in the model's order
 
 
 def split_rows(ds: Dataset, split: Split, config: TrainConfig) -> pd.DataFrame:
@@ -54,13 +57,18 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
                 cache_dir: Path, progress: bool = True, engine: Engine | None = None
                 ) -> ModelData:
     """Make (or read from the cache) every input the configured model reads; what is missing
-    is computed here or by ``engine``."""
+    is computed here or by ``engine``. An optional input no movie has is left out."""
     rows = split_rows(ds, split, config)
     arrays, masks, failures, notes = {}, {}, {}, []
     keep = np.ones(len(rows), bool)
+    used = []
     for source in get_model(config.model).sources(config):
-        arrays[source.name], mask, missing = source.make(rows, cache_dir, progress, engine)
-        masks[source.name] = mask
+        array, mask, missing = source.make(rows, cache_dir, progress, engine)
+        if not source.required and not mask.any():
+            notes.append(f"{source.name}: no movie has a {source.field}; not used")
+            continue
+        used.append(source)
+        arrays[source.name], masks[source.name] = array, mask
         if source.required:
             keep &= mask
             failures.update(missing)
@@ -70,6 +78,9 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
                 first = next(iter(missing.items()))
                 notes.append(f"{source.name}: {len(missing)} value(s) treated as missing "
                              f"(e.g. {first[0]}: {first[1]})")
+    if not used:
+        raise UserError(f"{ds.root}: the dataset has none of the inputs the model reads "
+                        f"({', '.join(s.field for s in get_model(config.model).sources(config))})")
     inputs = Inputs(arrays, masks)
     rows = rows[keep]
     return ModelData(
@@ -80,4 +91,5 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
         y=multi_hot(rows["genres"], vocab.genres),
         failures=failures,
         notes=notes,
+        sources=used,
     )

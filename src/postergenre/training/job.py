@@ -94,7 +94,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         train_mask, test_mask = data.parts != TEST, data.parts == TEST
         cv_summary = summarise_folds(cv.fold_metrics)
         t3 = time.perf_counter()
-        sources = choice.sources(config)
+        sources = data.sources
         graph_file = export_bundle_graph(model, sources, stage / "graph.onnx")
         declared = [_declare(field, [s for s in sources if s.field == field])
                     for field in fields_of(sources)]
@@ -138,7 +138,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
             "model": {"name": choice.name, "summary": choice.summary, "settings": settings,
                       "device": choice.device(config), "train_subset": config.train_subset,
                       "cv_rounds": len(cv.fold_metrics), "final": config.final_model,
-                      "inputs": [s.name for s in sources]},
+                      "inputs": [s.name for s in data.sources]},
             "split": {"file": str(split_path), "made_now": made, "folds": split.folds,
                       "seed": split.seed, "fingerprint": split.fingerprint},
             "data": {"dataset": str(ds.root), "labelled_in_split": len(split.parts),
