@@ -19,7 +19,7 @@ install: $(BIN)/postergenre
 
 run: install
 	$(BIN)/postergenre data check $(DATA)
-	$(BIN)/postergenre train $(DATA) --out runs/default --split runs/split.json
+	$(BIN)/postergenre train $(DATA) --out runs/fusion --split runs/split.json
 
 test: install
 	$(BIN)/pytest
