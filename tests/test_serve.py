@@ -381,3 +381,16 @@ def test_serve_command_answers_on_loopback(served):
         proc.terminate()
         proc.wait(10)
     assert main(["serve", str(served.parent / "missing")]) == 2
+
+
+def test_the_report_of_the_bundles_run_is_served_when_made(client, served):
+    report = served.parent / "report.html"
+    report.unlink(missing_ok=True)
+    body = error_of(client.get("/report"), 404)
+    assert "postergenre report" in body["error"]
+    report.write_text("<html><body>the run's report</body></html>")
+    try:
+        r = client.get("/report")
+        assert r.status_code == 200 and "the run's report" in r.text
+    finally:
+        report.unlink()

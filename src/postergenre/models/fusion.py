@@ -23,7 +23,7 @@ from ..features.sources import embedding_source, text_source, year_source
 from .base import ModelChoice, fitted, macro_ap
 from .heads import HeadClassifier, HeadConfig
 from .loop import fit_loop
-from .losses import LOSSES
+from .losses import check_loss
 from .space import Categorical, Float, SearchSpace, check_ranges
 
 OPTIONAL = ("title", "year", "plot")
@@ -56,8 +56,7 @@ class FusionConfig:
         if unknown or not self.inputs:
             raise ValueError(f"fusion inputs must be among poster, {', '.join(OPTIONAL)}; "
                              f"not {sorted(unknown) or self.inputs}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        check_loss(self.loss)
         check_ranges("fusion", self, FUSION_LIMITS)
 
     def to_json(self) -> dict:

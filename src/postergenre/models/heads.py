@@ -17,7 +17,7 @@ from ..features.inputs import Inputs
 from ..features.sources import embedding_source
 from .base import ModelChoice, fitted, macro_ap
 from .loop import fit_loop, predict_batches
-from .losses import LOSSES
+from .losses import check_loss
 from .space import Categorical, Float, SearchSpace, check_ranges
 
 # every number in range, checked where the library receives it (CLI, config file, trial)
@@ -44,8 +44,7 @@ class HeadConfig:
     def __post_init__(self):
         if self.kind not in ("linear", "mlp"):
             raise ValueError(f"head kind must be 'linear' or 'mlp', not {self.kind!r}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        check_loss(self.loss)
         check_ranges("head", self, HEAD_LIMITS)
 
     def to_json(self) -> dict:

@@ -29,7 +29,7 @@ from ..features.inputs import Inputs
 from ..features.sources import pixel_source
 from .base import ModelChoice
 from .loop import as_float_nchw, resolve_device
-from .losses import LOSSES
+from .losses import check_loss
 from .on_pixels import PixelEstimator
 from .space import Categorical, Float, SearchSpace, check_ranges
 
@@ -69,8 +69,7 @@ class SeedCNNConfig:
             raise ValueError(
                 f"seed-cnn optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}"
             )
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, not {self.loss!r}")
+        check_loss(self.loss)
         hw = self.image_hw
         if not isinstance(hw, list | tuple) or len(hw) != 2 or not all(
             isinstance(v, int) and not isinstance(v, bool) and 22 <= v <= 1024 for v in hw

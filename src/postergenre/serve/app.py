@@ -154,6 +154,15 @@ def _routes(app: FastAPI, service: Service) -> None:
     async def page() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
 
+    @app.get("/report", include_in_schema=False)
+    async def report() -> HTMLResponse:
+        """The report of the bundle's run (``postergenre report RUN`` writes it there)."""
+        path = Path(bundle.path).parent / "report.html"
+        if not path.is_file():
+            raise ApiError(404, "no report for this model's run yet; make it with "
+                                f"`postergenre report {Path(bundle.path).parent}`")
+        return HTMLResponse(path.read_text(encoding="utf-8"))
+
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> dict:
         return {"status": "ok", "model": service.model_id}
