@@ -22,6 +22,7 @@ import typer.main
 from postergenre.cli import app, main
 from postergenre.data.splits import Split
 from postergenre.models.finetune import FineTuneConfig
+from postergenre.models.fusion import FusionConfig
 from postergenre.models.heads import HeadConfig
 from postergenre.models.seed_cnn import SeedCNNConfig
 from postergenre.training import TrainConfig
@@ -41,21 +42,26 @@ ACCEPTED = {
     ("train", "--seed", 0): "0 to 2**32 - 1",
     ("tune", "--seed", 0): "0 to 2**32 - 1",
     ("tune", "--timeout", 10**12): "N > 0",  # no practical limit: the trials end the run
+    ("report", "--seed", 0): "0 to 2**32 - 1",
 }
 # what an accepted value runs into once the options are validated (exit 0 where absent)
 STOPPED_BY = {"train": "another version", "tune": "another version",
-              "data fetch": "no such file"}
+              "data fetch": "no such file", "report": "missing-run"}
 # (section, field, value) accepted in a config file, with the reason
 CONFIG_ACCEPTED = {
     **{(s, f, 0): "no regularisation" for s, f in [
         ("head", "dropout"), ("head", "input_dropout"), ("head", "weight_decay"),
         ("seed_cnn", "weight_decay"), ("seed_cnn", "conv_dropout"),
         ("seed_cnn", "dense_dropout"), ("finetune", "weight_decay"), ("finetune", "jitter")]},
-    **{(s, "seed", 0): "seeds start at 0" for s in ("head", "seed_cnn", "finetune")},
+    **{(s, "seed", 0): "seeds start at 0" for s in ("head", "seed_cnn", "finetune", "fusion")},
+    **{("fusion", f, 0): "no regularisation" for f in (
+        "dropout", "input_dropout", "weight_decay", "drop", "poster_only")},
+    ("fusion", "project", 0): "documented: 0 feeds the inputs to the MLP unprojected",
     ("finetune", "train_blocks", 0): "the backbone stays frozen: only the head learns",
     ("finetune", "train_blocks", -1): "documented: -1 trains the whole network",
 }
-SECTIONS = {"head": HeadConfig, "seed_cnn": SeedCNNConfig, "finetune": FineTuneConfig}
+SECTIONS = {"head": HeadConfig, "seed_cnn": SeedCNNConfig, "finetune": FineTuneConfig,
+            "fusion": FusionConfig}
 
 
 def commands(group: click.Group | None = None, prefix: tuple[str, ...] = ()):
@@ -102,7 +108,8 @@ def fx(tmp_path_factory):
 
 def argv_of(command: str, root, tmp) -> tuple[list[str], object]:
     """Minimal valid arguments of ``command`` and the path that shows it started work."""
-    data, foreign, out = str(root / "data"), str(root / "foreign.json"), tmp / "out"
+    data, foreign = str(root / "data"), str(root / "foreign.json")
+    out = tmp / ("out.html" if command == "report" else "out")
     argv = {
         "data check": ["data", "check", data, "--out", str(out)],
         "data split": ["data", "split", data, "--out", str(out)],
@@ -115,6 +122,9 @@ def argv_of(command: str, root, tmp) -> tuple[list[str], object]:
                  "--cache", str(tmp / "cache")],
         "compare": ["compare", "--runs", str(root / "runs"), "--no-throughput",
                     "--out", str(out)],
+        "index": ["index", str(root / "runs" / "a")],
+        "report": ["report", str(tmp / "missing-run"), "--out", str(out)],
+        "serve": ["serve", str(root / "bundle")],  # every value here is refused before serving
     }[command]
     return argv, out
 
@@ -122,7 +132,7 @@ def argv_of(command: str, root, tmp) -> tuple[list[str], object]:
 def test_every_command_is_walked():
     found = {name: [o.opts[0] for o in numeric_options(c)] for name, c in commands()}
     assert set(found) == {"data check", "data split", "data fetch", "train", "predict",
-                          "evaluate", "tune", "compare"}
+                          "evaluate", "tune", "compare", "embed", "index", "report", "serve"}
     assert {"--folds", "--test", "--seed", "--min-support"} <= set(found["train"])
     assert {"--top", "--batch-size"} <= set(found["predict"])
     assert len(cases()) > 90

@@ -19,8 +19,11 @@ def report(
               "instead.") = None,
     data: Opt(Path | None, "Dataset folder, for the data section and posters (default: the "
               "one the run was trained on).") = None,
-    bootstrap: Opt(int, "Bootstrap resamples of the test movies, 100 to 100000.") = 1000,
-    seed: Opt(int, "Seed of the bootstrap.") = 0,
+    bootstrap: Annotated[int, typer.Option(
+        min=100, max=100_000, help="Bootstrap resamples of the test movies, 100 to 100000.")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(
+        min=0, max=2**32 - 1, help="Seed of the bootstrap, 0 to 2**32 - 1.")] = 0,
 ) -> None:
     """One self-contained HTML file that opens from disk: the data, the model's figures with
     95% bootstrap intervals, per-genre curves, examples and caveats of a finished run; or,

@@ -17,7 +17,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def serve(
     model: Annotated[Path, typer.Argument(help="Model bundle folder (a run's model/).")],
     host: o.Opt(str, "Address to listen on (the default: this machine only).") = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Inference threads.")] = 1,
     batch_size: Annotated[int, typer.Option(min=1, max=256,
                                             help="Posters per inference batch.")] = 8,
@@ -36,9 +36,12 @@ def serve(
     from ..bundle import load_bundle
     from ..serve import Limits, SimilarIndex, create_app
 
+    try:  # every limit checked before anything is loaded
+        limits = Limits(workers=workers, batch_size=batch_size, max_files=max_files,
+                        max_queue=max_queue, timeout_s=timeout).check()
+    except ValueError as e:
+        raise UserError(f"--timeout/--workers/--batch-size/--max-files/--max-queue: {e}") from None
     bundle = load_bundle(model, threads)
-    limits = Limits(workers=workers, batch_size=batch_size, max_files=max_files,
-                    max_queue=max_queue, timeout_s=timeout)
     index = SimilarIndex.of(bundle, threads)
     app = create_app(bundle, limits, index)
     if host not in LOOPBACK:
