@@ -78,7 +78,7 @@ def test_config_values_stand_unless_an_option_is_given(trained, capsys, monkeypa
     assert config["min_support"] == 5 and config["backbones"] == ["mobilenet_v2"]
     got = []
 
-    def fake_train(ds, out, split, cfg, cache):
+    def fake_train(ds, out, split, cfg, cache, **options):
         got.append(cfg)
         raise UserError("stopped before training")
 
