@@ -137,10 +137,10 @@ def test_canvas_size_mismatch_is_refused(bundle, no_file_read):
 
 def test_unknown_input_field_is_refused(bundle, no_file_read):
     def change(d):
-        d["inputs"][0]["name"] = "plot"
+        d["inputs"][0]["name"] = "soundtrack"
 
     edit(bundle, change)
-    refused(bundle, "inputs[0].name", "'plot'")
+    refused(bundle, "inputs[0].name", "'soundtrack'")
 
 
 def test_more_genres_than_the_graph_gives_is_refused(bundle):
