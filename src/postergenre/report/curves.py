@@ -124,11 +124,9 @@ def confusion(run: Run, colours: dict[str, str]) -> str:
     support = run.y.sum(axis=0)
     share = (run.y.T.astype(float) @ run.pred.astype(float)) / np.maximum(support, 1)[:, None]
     rows = [f"{n} (n={s})" for n, s in zip(run.genres, support, strict=True)]
-    fig = heatmap(share, rows, run.genres, "Purples")
-    ax = fig.axes[0]
-    ax.set_xlabel("predicted genre")
-    ax.set_ylabel("true genre (test posters that have it)")
-    ax.set_title("Which genres are predicted for which (% of the row's posters)")
+    fig = heatmap(share, rows, run.genres, "Purples", (
+        "predicted genre", "true genre (test posters that have it)",
+        "Which genres are predicted for which (% of the row's posters)"))
     return H.img(figure_uri(fig), "multi-label confusion view",
                  "A poster has several genres, so a row can add up to more than 100%: the "
                  "diagonal is the genre's recall; the rest of the row shows which other genres "

@@ -123,11 +123,9 @@ def _cooccurrence(labels: pd.Series, genres: list[str]) -> str:
     both = hot.T @ hot
     share = both / np.maximum(np.diag(both)[:, None], 1)
     np.fill_diagonal(share, np.nan)
-    fig = heatmap(share, genres, genres, "Blues")
-    ax = fig.axes[0]
-    ax.set_xlabel("…also has this genre")
-    ax.set_ylabel("Of the movies with this genre…")
-    ax.set_title("Genre co-occurrence (% of the row genre's movies)")
+    fig = heatmap(share, genres, genres, "Blues", (
+        "…also has this genre", "Of the movies with this genre…",
+        "Genre co-occurrence (% of the row genre's movies)"))
     return H.img(figure_uri(fig), "genre co-occurrence heatmap",
                  "Read across a row: of the movies with that genre, the share that also has the "
                  "column genre. The diagonal is left blank.")

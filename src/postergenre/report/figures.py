@@ -44,9 +44,10 @@ def figure(width: float, height: float, layout: str | None = "constrained") -> F
     return fig
 
 
-def heatmap(share, rows: Sequence[str], cols: Sequence[str], cmap: str) -> Figure:
+def heatmap(share, rows: Sequence[str], cols: Sequence[str], cmap: str,
+            labels: tuple[str, str, str]) -> Figure:
     """A share matrix (0..1, NaN for blank cells) as a % heatmap with its colour bar and, up
-    to 30 columns, the % in each cell; the caller adds title and axis labels."""
+    to 30 columns, the % in each cell; ``labels``: x label, y label, title."""
     size = 4.5 + 0.36 * len(cols)
     fig = figure(size + 1.2, size)
     ax = fig.add_subplot()
@@ -60,6 +61,9 @@ def heatmap(share, rows: Sequence[str], cols: Sequence[str], cmap: str) -> Figur
                 ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=small,
                         color="white" if v > 0.55 else "#222")
     fig.colorbar(im, ax=ax, shrink=0.4, label="%")
+    ax.set_xlabel(labels[0])
+    ax.set_ylabel(labels[1])
+    ax.set_title(labels[2])
     return fig
 
 
