@@ -22,6 +22,7 @@ import pandas as pd
 from .bundle import Bundle, load_bundle
 from .data.dataset import read_metadata
 from .data.images import IMAGE_SUFFIXES, ImageError
+from .data.table import is_null
 from .errors import UserError
 from .features.engine import RayEngine
 from .features.fields import FIELDS
@@ -94,7 +95,7 @@ def file_records(files: list[Path], given: dict[str, Any],
     if metadata is not None:
         table = read_metadata(metadata, {f.stem for f in files})
         rows = [table.loc[f.stem].to_dict() if f.stem in table.index else {} for f in files]
-        return [{"poster": f, **{k: v for k, v in r.items() if not _missing(v)}}
+        return [{"poster": f, **{k: v for k, v in r.items() if not is_null(v)}}
                 for f, r in zip(files, rows, strict=True)]
     return [{"poster": files[0], **given}] if given else None
 
@@ -103,12 +104,8 @@ def table_records(rows: pd.DataFrame) -> list[dict[str, Any]]:
     """Records of a dataset's movies: the poster file and, where the table has them, title,
     year and plot (missing cells are left out)."""
     fields = [f for f in FIELDS if f != "poster" and f in rows]
-    return [{"poster": row["path"], **{f: row[f] for f in fields if not _missing(row[f])}}
+    return [{"poster": row["path"], **{f: row[f] for f in fields if not is_null(row[f])}}
             for row in rows.to_dict("records")]
-
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and value != value)
 
 
 def predict_records(bundle: Bundle, records: Iterable[dict[str, Any]], labels: list[str],

@@ -142,6 +142,7 @@ def text_key(text: str, max_tokens: int) -> str:
     return hashlib.sha256(f"{max_tokens}\n{text}".encode()).hexdigest()
 
 
+@lru_cache(maxsize=1)
 def text_version() -> str:
     digest = hashlib.sha256((model_dir() / "tokenizer.json").read_bytes()).hexdigest()[:10]
     return f"{TEXT_REVISION}-{digest}"

@@ -8,12 +8,11 @@ Missing years are 0 and encode as zeros; the presence mask says which rows have 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
+
+from ..data.table import is_null
 
 FIRST, LAST = 1870, 2035
 CENTRES = np.arange(1910, 2031, 10, dtype=np.float32)
@@ -23,7 +22,7 @@ DIM = len(CENTRES) + 1
 
 def parse_year(value: object) -> tuple[float, str | None]:
     """(year, None), or (0.0, why it is treated as missing); empty values are just missing."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+    if value is None or is_null(value):
         return 0.0, None
     text = str(value).strip()
     if not text:

@@ -30,7 +30,6 @@ class ModelData:
     """Inputs and labels of the usable labelled movies of a split, one row each."""
 
     ids: list[str]
-    paths: list[str]
     parts: np.ndarray  # split part per row
     inputs: Inputs
     y: np.ndarray
@@ -85,7 +84,6 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
     rows = rows[keep]
     return ModelData(
         ids=list(rows["id"]),
-        paths=[str(p) for p in rows["path"]],
         parts=np.array([split.parts[i] for i in rows["id"]]),
         inputs=inputs.take(keep) if not keep.all() else inputs,
         y=multi_hot(rows["genres"], vocab.genres),
