@@ -16,13 +16,13 @@ from rich.table import Table
 
 from ..data.options import DatasetOptions
 from ..errors import UserError
-from ..models.losses import LOSSES
-from ..models.registry import MODELS
+from ..models.registry import MODULES
+from ..models.space import LOSSES
 from . import options as o
 from .embed import AddressOpt, EngineName, EngineOpt, make_engine
 
 console = Console()
-ModelName = Enum("ModelName", {n.replace("-", "_"): n for n in MODELS}, type=str)
+ModelName = Enum("ModelName", {n.replace("-", "_"): n for n in MODULES}, type=str)
 HeadKind = Enum("HeadKind", {"mlp": "mlp", "linear": "linear"}, type=str)
 Loss = Enum("Loss", {n: n for n in LOSSES}, type=str)
 Final = Enum("Final", {"cv_ensemble": "cv-ensemble", "refit": "refit"}, type=str)

@@ -23,8 +23,7 @@ from ..features.sources import embedding_source, text_source, year_source
 from .base import ModelChoice, fitted, macro_ap
 from .heads import HeadClassifier, HeadConfig
 from .loop import fit_loop
-from .losses import check_loss
-from .space import Categorical, Float, SearchSpace, check_ranges
+from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
 OPTIONAL = ("title", "year", "plot")
 FUSION_LIMITS = (("hidden", 1, 16_384), ("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),

@@ -17,8 +17,7 @@ from ..features.inputs import Inputs
 from ..features.sources import embedding_source
 from .base import ModelChoice, fitted, macro_ap
 from .loop import fit_loop, predict_batches
-from .losses import check_loss
-from .space import Categorical, Float, SearchSpace, check_ranges
+from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
 # every number in range, checked where the library receives it (CLI, config file, trial)
 HEAD_LIMITS = (("hidden", 1, 16_384), ("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),

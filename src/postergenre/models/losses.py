@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSSES = ("bce", "weighted_bce", "focal", "asl")
+from .space import LOSSES
 
 
 def positive_weights(y: torch.Tensor, cap: float = 10.0) -> torch.Tensor:
@@ -45,9 +45,3 @@ def multilabel_loss(
         loss_neg = (1 - y) * torch.log((1 - p_neg).clamp(min=1e-8)) * p_neg**gamma_neg
         return -(loss_pos + loss_neg).mean()
     raise ValueError(f"unknown loss {name!r}; choose from {LOSSES}")
-
-
-def check_loss(name: str) -> None:
-    """``ValueError`` unless ``name`` is one of ``LOSSES``."""
-    if name not in LOSSES:
-        raise ValueError(f"loss must be one of {LOSSES}, not {name!r}")

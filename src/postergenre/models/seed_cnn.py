@@ -29,9 +29,8 @@ from ..features.inputs import Inputs
 from ..features.sources import pixel_source
 from .base import ModelChoice
 from .loop import as_float_nchw, resolve_device
-from .losses import check_loss
 from .on_pixels import PixelEstimator
-from .space import Categorical, Float, SearchSpace, check_ranges
+from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
 OPTIMIZERS = ("sgd", "adagrad", "adam", "adamw")

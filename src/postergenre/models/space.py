@@ -121,3 +121,12 @@ def check_ranges(label: str, config: Any, limits: tuple[tuple[str, int | float, 
                 low <= value <= high):  # False for NaN
             raise ValueError(f"{label} {name} must be {type(low).__name__} in [{low}, {high}], "
                              f"not {value!r}")
+
+
+LOSSES = ("bce", "weighted_bce", "focal", "asl")  # implemented in ``losses``
+
+
+def check_loss(name: str) -> None:
+    """``ValueError`` unless ``name`` is one of ``LOSSES``."""
+    if name not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, not {name!r}")
