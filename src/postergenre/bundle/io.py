@@ -14,6 +14,7 @@ import json
 import platform
 import shutil
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 
@@ -23,11 +24,14 @@ import onnxruntime as ort
 from ..atomic import write_json
 from ..errors import UserError
 from ..evaluation.thresholds import DecisionRule
+from ..features.fields import FIELDS
 from ..features.runtime import open_session
+from ..features.text import trim
 from .format import FORMAT, GRAPH, KIND, META_FILE, DocumentError, check_document
 from .graph import OUTPUT
 
 MODEL_FILE = "model.onnx"
+TEXT_INPUTS = {name for name, f in FIELDS.items() if f.type == "text"}
 MAX_META_BYTES = 16 << 20
 
 
@@ -101,8 +105,15 @@ class Bundle:
         return [by_name[name] for name in self.meta["graphs"][GRAPH]["inputs"]]
 
     def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        """Probabilities (N, G) for one batch per graph input (e.g. ``{"poster": canvases}``)."""
+        """Probabilities (N, G) for one batch per graph input (e.g. ``{"poster": canvases}``).
+        Token ids are cut to the batch's longest text where the graph takes any length."""
+        feeds = {name: trim(x) if name in self._any_length else x for name, x in feeds.items()}
         return self.session.run([OUTPUT], feeds)[0]
+
+    @cached_property
+    def _any_length(self) -> set[str]:
+        return {i.name for i in self.session.get_inputs()
+                if i.name in TEXT_INPUTS and len(i.shape) > 1 and not isinstance(i.shape[1], int)}
 
 
 def load_bundle(path: str | Path, threads: int | None = None) -> Bundle:

@@ -111,12 +111,19 @@ def index_dataset(bundle_dir: Path, ds, ids: list[str], backbones: list[str],
     keep = np.array([p not in failed for p in paths])
     if not keep.any():
         raise UserError("no poster of the catalogue could be embedded")
-    rows = rows[keep]
     encoders = {b: backbone_onnx(b, cache_dir) for b in backbones}
+    return index_films(bundle_dir, ds, list(rows.index[keep]), np.concatenate(parts, axis=1),
+                       encoders, dims, about={"backbones": list(backbones)})
+
+
+def index_films(bundle_dir: Path, ds, ids: list[str], embeddings: np.ndarray,
+                encoders: dict[str, Path], dims: int = DIMS, about: dict | None = None) -> dict:
+    """``build_index`` for films ``ids`` of dataset ``ds``, their titles, years and genres
+    read from it; ``embeddings`` are theirs, made by ``encoders``."""
+    rows = ds.frame.set_index("id").loc[list(ids)]
     return build_index(bundle_dir, list(rows.index), [_text(t) for t in _column(rows, "title")],
                        [_year(y) for y in _column(rows, "year")], list(rows["genres"]),
-                       np.concatenate(parts, axis=1), encoders, dims,
-                       about={"backbones": list(backbones)})
+                       embeddings, encoders, dims, about=about)
 
 
 def index_run(run_dir: Path, backbones: list[str] | None = None, data_dir: Path | None = None,

@@ -26,6 +26,7 @@ ModelName = Enum("ModelName", {n.replace("-", "_"): n for n in MODULES}, type=st
 HeadKind = Enum("HeadKind", {"mlp": "mlp", "linear": "linear"}, type=str)
 Loss = Enum("Loss", {n: n for n in LOSSES}, type=str)
 Final = Enum("Final", {"cv_ensemble": "cv-ensemble", "refit": "refit"}, type=str)
+Precision = Enum("Precision", {"fp32": "fp32", "int8": "int8"}, type=str)
 
 
 @o.dataset_options
@@ -42,6 +43,8 @@ def train(
     head: o.Opt(HeadKind | None, "Head kind.") = None,
     loss: o.Opt(Loss | None, "Training loss.") = None,
     tta: o.Opt(bool | None, "Average with the mirrored poster.") = None,
+    precision: o.Opt(Precision | None, "Backbone precision: int8 graphs are calibrated on 64 "
+                     "training posters [default: the config's].") = None,
     final: o.Opt(Final | None, "Final model: the CV fold models averaged, or one refit.") = None,
     train_subset: o.Opt(int | None, "Train on this many random training posters, 10 to 10**9 "
                       "(the test part stays whole).") = None,
@@ -73,7 +76,8 @@ def train(
         except (OSError, ValueError, TypeError, KeyError) as e:
             raise UserError(f"{config}: not a usable config ({e})") from None
     given = {
-        "model": model, "tta": tta, "final": final, "train_subset": train_subset,
+        "model": model, "tta": tta, "precision": precision, "final": final,
+        "train_subset": train_subset,
         "cv_rounds": cv_rounds, "min_support": min_support, "folds": folds, "test": test,
         "seed": seed, "head.kind": head, "head.loss": loss,
         "backbones": [b.strip() for b in backbones.split(",") if b.strip()]

@@ -1,8 +1,10 @@
 """Backbone embeddings of poster files, computed once per image content and cached.
 
 The store's producer is ``emb-<backbone>`` (``emb-<backbone>-hflip`` with test-time
-flipping) at the backbone spec's version; the backbone's ONNX graph runs on batches of
-canvases while a worker thread decodes the next ones (``producer.produce``).
+flipping) at the backbone spec's version; an int8 backbone's is ``emb-<backbone>-int8`` at
+that version plus its calibration digest (``quantize``), so precisions never share rows. The
+backbone's ONNX graph runs on batches of canvases while a worker thread decodes the next ones
+(``producer.produce``).
 """
 
 from __future__ import annotations
@@ -19,18 +21,29 @@ from .backbones import BackboneSpec, resolve
 from .canvas import to_batch
 from .onnx_export import INPUT_NAME, backbone_onnx
 from .producer import Producer, load_poster, produce_files
+from .quantize import Calibration, int8_onnx
 from .runtime import open_session
 
 PathLike = str | os.PathLike
 
 
 def embedding_store(
-    backbone: str | BackboneSpec, cache_dir: PathLike | None = None, tta: bool = False
+    backbone: str | BackboneSpec, cache_dir: PathLike | None = None, tta: bool = False,
+    calibration: Calibration | None = None,
 ) -> ArrayStore:
-    """The cache of one backbone's embeddings, keyed by image content hash."""
+    """The cache of one backbone's embeddings (int8 with a ``calibration``), keyed by image
+    content hash."""
     spec = resolve(backbone)
-    producer = f"emb-{spec.name}" + ("-hflip" if tta else "")
-    return ArrayStore(cache_dir or default_cache_dir(), producer=producer, version=spec.version)
+    producer = f"emb-{spec.name}" + ("-hflip" if tta else "") + ("-int8" if calibration else "")
+    version = spec.version + (f"-{calibration.digest}" if calibration else "")
+    return ArrayStore(cache_dir or default_cache_dir(), producer=producer, version=version)
+
+
+def backbone_graph(backbone: str | BackboneSpec, cache_dir: PathLike | None = None,
+                   calibration: Calibration | None = None) -> Path:
+    """The backbone's ONNX graph: fp32, or int8 quantised on ``calibration``."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return int8_onnx(backbone, calibration, root) if calibration else backbone_onnx(backbone, root)
 
 
 def embedding_producer(
@@ -38,11 +51,13 @@ def embedding_producer(
     cache_dir: PathLike | None = None,
     *,
     tta: bool = False,
+    calibration: Calibration | None = None,
     batch_size: int = 8,
     threads: int | None = None,
 ) -> Producer:
-    """Poster file -> canvas -> the backbone's ONNX graph (exported on first use) -> row.
-    ``tta`` averages the embeddings of the poster and its mirror image."""
+    """Poster file -> canvas -> the backbone's ONNX graph (exported, or quantised on
+    ``calibration``, on first use) -> row. ``tta`` averages the embeddings of the poster and
+    its mirror image."""
     spec = resolve(backbone)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
@@ -50,7 +65,7 @@ def embedding_producer(
 
     def transform(canvases: list[np.ndarray]) -> np.ndarray:
         if not sessions:
-            sessions.append(_session(str(backbone_onnx(spec, root)), threads))
+            sessions.append(_session(str(backbone_graph(spec, root, calibration)), threads))
         session = sessions[0]
         x = to_batch(canvases)
         emb = session.run(None, {INPUT_NAME: x})[0]
@@ -60,10 +75,10 @@ def embedding_producer(
         return emb.astype(np.float32, copy=False)
 
     return Producer(
-        store=embedding_store(spec, root, tta),
+        store=embedding_store(spec, root, tta, calibration),
         load=load_poster,
         transform=transform,
-        label=f"{spec.name}{' +flip' if tta else ''}",
+        label=f"{spec.name}{' +flip' if tta else ''}{' int8' if calibration else ''}",
         row_shape=(spec.feature_dim,),
         batch_size=batch_size,
     )

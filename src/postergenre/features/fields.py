@@ -42,6 +42,7 @@ class Field:
     absent: Callable[[], np.ndarray]  # the row of a record without this field
     present: Callable[[torch.Tensor], torch.Tensor]  # graph input -> (N,) 1.0 where present
     preprocessing: dict = field(default_factory=dict)  # what the bundle records about it
+    axes: dict[int, str] = field(default_factory=dict)  # graph input axes of any length
 
 
 def poster_canvas(value: Any) -> np.ndarray:
@@ -82,7 +83,7 @@ def _text(name: str, max_tokens: int) -> Field:
     return Field(name=name, type="text", prepare=text_ids(max_tokens), batch=np.stack,
                  example=lambda n: example_ids(n, max_tokens),
                  absent=lambda: np.zeros(max_tokens, np.int64),
-                 present=lambda ids: (ids[:, 0] != 0).float(),
+                 present=lambda ids: (ids[:, 0] != 0).float(), axes={1: f"{name}_tokens"},
                  preprocessing={"encoder": "all-MiniLM-L6-v2", "max_tokens": max_tokens,
                                 "text": "NFC, whitespace collapsed, truncated", "pad_id": 0})
 

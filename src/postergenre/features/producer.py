@@ -47,6 +47,7 @@ class Producer:
     dtype: str = "float32"
     batch_size: int = 8
     workers: int = 1  # loader threads
+    order: Callable[[Any], Any] | None = None  # sort key of items: like items share batches
     flush_rows: int = 2048  # rows per shard written during a run
 
 
@@ -76,6 +77,8 @@ def produce(
     failures: dict[int, str] = {}
     if todo:
         jobs = [(key, items[idx[0]]) for key, idx in todo.items()]
+        if producer.order is not None:
+            jobs.sort(key=lambda job: producer.order(job[1]))
         cached = sum(k is not None and k not in missing for k in keys)
         label = f"{producer.label}: {cached} cached, computing {len(jobs)}"
         for key, reason in _compute(producer, jobs, label, progress, engine):

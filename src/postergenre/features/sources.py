@@ -6,7 +6,10 @@ record field it comes from, how ``make`` builds its rows for a table of movies (
 cached producer, once per content), the torch module that makes the same thing from the
 field's graph input inside the bundle graph, and what the bundle records about its
 preprocessing (resolution, mean/std, tokenizer, ...). Optional sources (title, year, plot)
-give a presence mask; a movie without them keeps its row.
+give a presence mask; a movie without them keeps its row. An int8 backbone's input is made
+by an ONNX graph quantised on training posters (``quantize``): the bundle takes that very
+graph (``graph_file``) in place of a torch module. ``make`` reads which movies are training
+ones from the ``train`` column of its rows, where it has one.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,9 +25,10 @@ from torch import nn
 
 from .backbones import BackboneFeatures, resolve
 from .canvas import CANVAS_HW
-from .embeddings import embedding_producer
+from .embeddings import backbone_graph, embedding_producer
 from .pixels import pixel_producer, resize_like_graph
 from .producer import Engine, Producer, produce, produce_files
+from .quantize import calibration_set, check_precision
 from .text import DIM as TEXT_DIM
 from .text import clean, shared_minilm, text_key, text_producer, text_version
 from .year import DIM as YEAR_DIM
@@ -47,6 +52,7 @@ class Source:
     preprocessing: dict
     required: bool = True  # a movie without it cannot be scored by a model that reads it
     producer: Callable[[PathLike | None], Producer] | None = None  # per-file cached producer
+    graph_file: Callable[[], Path] | None = None  # an ONNX graph used instead of graph_module
 
 
 def _from_files(producer: Callable[[PathLike | None], Producer]) -> Make:
@@ -96,16 +102,41 @@ class Resize(nn.Module):
         return resize_like_graph(pixels, self.hw)
 
 
-def embedding_source(backbone: str, tta: bool = False) -> Source:
+def embedding_source(backbone: str, tta: bool = False, precision: str = "fp32") -> Source:
+    """A backbone's embedding of the poster; ``int8``: by its graph quantised on a seeded
+    sample of the rows' training posters (made, and recorded, when ``make`` first runs)."""
     spec = resolve(backbone)
-    return Source(
-        name=f"poster:{spec.name}" + ("+flip" if tta else ""),
-        field="poster",
-        make=_from_files(lambda cache_dir: embedding_producer(spec, cache_dir, tta=tta)),
-        producer=lambda cache_dir: embedding_producer(spec, cache_dir, tta=tta),
-        graph_module=lambda: Embedding(spec.name, tta),
-        preprocessing={"backbone": spec.to_dict(), "tta": tta},
-    )
+    name = f"poster:{spec.name}" + ("+flip" if tta else "")
+    preprocessing = {"backbone": spec.to_dict(), "tta": tta, "precision": precision}
+    if check_precision(precision) == "fp32":
+        return Source(
+            name=name, field="poster",
+            make=_from_files(lambda cache_dir: embedding_producer(spec, cache_dir, tta=tta)),
+            producer=lambda cache_dir: embedding_producer(spec, cache_dir, tta=tta),
+            graph_module=lambda: Embedding(spec.name, tta), preprocessing=preprocessing)
+    if tta:
+        raise ValueError("test-time flipping is for fp32 backbones; drop tta or use fp32")
+    made: dict[str, Path] = {}
+
+    def make(rows, cache_dir, progress=True, engine=None):
+        if "train" not in rows:
+            raise ValueError("an int8 backbone calibrates on training posters: rows need a "
+                             "'train' column")
+        train = rows[rows["train"].to_numpy(bool)]
+        calibration = calibration_set(list(train["path"]), list(train["sha256"]))
+        made["graph"] = backbone_graph(spec, cache_dir, calibration)
+        preprocessing["calibration"] = calibration.describe()
+        return _from_files(lambda root: embedding_producer(spec, root, calibration=calibration)
+                           )(rows, cache_dir, progress, engine)
+
+    def graph_file() -> Path:
+        if "graph" not in made:
+            raise RuntimeError(f"{name}: make its rows first (that calibrates the graph)")
+        return made["graph"]
+
+    return Source(name=name + "@int8", field="poster", make=make,
+                  graph_module=lambda: Embedding(spec.name, tta), graph_file=graph_file,
+                  preprocessing=preprocessing)
 
 
 def pixel_source(hw: tuple[int, int] = CANVAS_HW) -> Source:

@@ -201,7 +201,8 @@ def sources(c) -> list:
     """The named inputs of a fusion config: poster embeddings, then title, year, plot."""
     made = {"title": lambda: text_source("title", 32), "plot": lambda: text_source("plot", 256),
             "year": year_source}
-    out = [embedding_source(b, c.tta) for b in c.backbones] if "poster" in c.fusion.inputs else []
+    poster = "poster" in c.fusion.inputs
+    out = [embedding_source(b, c.tta, c.precision) for b in c.backbones] if poster else []
     return out + [made[name]() for name in OPTIONAL if name in c.fusion.inputs]
 
 
@@ -224,9 +225,11 @@ def choice(name: str, summary: str, inputs: list[str]) -> ModelChoice:
         sources=lambda c: sources(config(c)),
         make=make,
         describe=lambda c: {"type": name, "backbones": c.backbones if "poster" in
-                            config(c).fusion.inputs else [], "fusion": c.fusion.to_json()},
+                            config(c).fusion.inputs else [], "precision": c.precision,
+                            "fusion": c.fusion.to_json()},
         settings=lambda c: f"{'+'.join(config(c).fusion.inputs)}"
-                           f" ({'+'.join(c.backbones)}) + mlp {c.fusion.loss}",
+                           f" ({'+'.join(c.backbones)}"
+                           f"{' int8' if c.precision == 'int8' else ''}) + mlp {c.fusion.loss}",
         default_final="cv-ensemble",
         spaces={"default": SearchSpace(
             "default", "width, dropout, modality dropout, learning rate",

@@ -142,17 +142,18 @@ class ConcatInputs(nn.Module):
 
 
 def _settings(c) -> str:
-    return (f"{'+'.join(c.backbones)}{' +flip' if c.tta else ''} + "
+    return (f"{'+'.join(c.backbones)}{' +flip' if c.tta else ''}"
+            f"{' int8' if c.precision == 'int8' else ''} + "
             f"{c.head.kind} {c.head.loss}")
 
 
 CHOICE = ModelChoice(
     name="head",
     summary="frozen pretrained backbone(s) + head on cached embeddings",
-    sources=lambda c: [embedding_source(b, c.tta) for b in c.backbones],
+    sources=lambda c: [embedding_source(b, c.tta, c.precision) for b in c.backbones],
     make=lambda c, names: HeadClassifier(names, c.head),
     describe=lambda c: {"type": "frozen-backbones+head", "backbones": c.backbones,
-                        "tta": c.tta, "head": c.head.to_json()},
+                        "tta": c.tta, "precision": c.precision, "head": c.head.to_json()},
     settings=_settings,
     default_final="cv-ensemble",  # averaging the fold heads beat one refit (README)
     spaces={

@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..features.quantize import check_precision
 from ..models.finetune import FineTuneConfig
 from ..models.fusion import FusionConfig
 from ..models.heads import HeadConfig
@@ -30,6 +31,7 @@ class TrainConfig:
         default_factory=lambda: ["efficientnet_lite0", "mobilenet_v2", "efficientnet_lite2"]
     )
     tta: bool = False
+    precision: str = "fp32"  # of the backbones: "fp32" | "int8" (features.quantize)
     head: HeadConfig = field(default_factory=HeadConfig)
     seed_cnn: SeedCNNConfig = field(default_factory=SeedCNNConfig)
     finetune: FineTuneConfig = field(default_factory=FineTuneConfig)
@@ -49,6 +51,9 @@ class TrainConfig:
     def check(self) -> TrainConfig:
         """Validate every value (``ValueError`` naming it) and hand ``seed`` to the models."""
         get_model(self.model)  # ValueError naming the choices
+        check_precision(self.precision)
+        if self.tta and self.precision != "fp32":
+            raise ValueError("tta (test-time flipping) is for fp32 backbones; use precision fp32")
         _check_int("min_support", self.min_support, 1, 10**9)
         _check_int("folds", self.folds, 3, MAX_FOLDS)
         _check_int("seed", self.seed, 0, MAX_SEED)

@@ -17,13 +17,14 @@ from .. import __version__
 from ..bundle import load_bundle, write_bundle
 from ..bundle.graph import export_bundle_graph, fields_of
 from ..bundle.io import add_metrics
-from ..bundle.similar import index_dataset
+from ..bundle.similar import index_dataset, index_films
 from ..cache import default_cache_dir
 from ..data.dataset import Dataset
 from ..data.splits import TEST, load_or_make_split
 from ..data.vocab import build_vocabulary
 from ..errors import UserError
 from ..evaluation import compute_metrics, evaluate_baselines, summarise_folds
+from ..features.embeddings import backbone_graph
 from ..features.fields import FIELDS
 from ..features.producer import Engine
 from ..features.text import clean
@@ -107,11 +108,18 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         }
         bundle = write_bundle(stage / "model", graph_file, genres, rule, declared, info)
         graph_file.unlink()
-        backbones = [s.preprocessing["backbone"]["name"] for s in sources
-                     if "backbone" in s.preprocessing]
-        if backbones:  # comparable films for the web app, from the cached embeddings
-            index_dataset(bundle, ds, list(np.array(data.ids)[train_mask]), backbones[:1],
-                          cache_dir, progress=progress)
+        first = next((s for s in sources if "backbone" in s.preprocessing), None)
+        if first is not None:  # comparable films for the web app, from the model's own input
+            name = first.preprocessing["backbone"]["name"]
+            train_ids = list(np.array(data.ids)[train_mask])
+            if first.preprocessing.get("tta"):  # queries are not flipped: unflipped rows
+                index_dataset(bundle, ds, train_ids, [name], cache_dir, progress=progress)
+            else:
+                encoder = first.graph_file() if first.graph_file else backbone_graph(name,
+                                                                                     cache_dir)
+                index_films(bundle, ds, train_ids, data.inputs.arrays[first.name][train_mask],
+                            {name: encoder}, about={"backbones": [name], "precision":
+                                                    first.preprocessing["precision"]})
         timings["bundle_s"] = time.perf_counter() - t3
 
         # the test part is scored once, by the bundle itself: what evaluate and predict run
