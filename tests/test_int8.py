@@ -11,17 +11,25 @@ import pandas as pd
 import pytest
 
 from postergenre.bundle import load_bundle
+from postergenre.cache import ArrayStore
 from postergenre.cli import main
 from postergenre.data.images import content_hash, read_file
-from postergenre.features.canvas import to_batch
+from postergenre.features.canvas import load_canvas, to_batch
 from postergenre.features.embeddings import embed, embedding_store
 from postergenre.features.fields import poster_canvas
+from postergenre.features.producer import (
+    Producer,
+    load_poster,
+    produce_files,
+    produce_files_together,
+)
 from postergenre.features.quantize import calibration_set
 from postergenre.features.runtime import open_session
 from postergenre.features.sources import embedding_source
 from postergenre.predict import predict_records
 from postergenre.training import TrainConfig
 
+from .conftest import save_image
 from .test_train import colour_dataset
 
 BACKBONE = "mobilenet_v2"
@@ -134,3 +142,28 @@ def test_int8_with_tta_is_refused_in_one_line(capsys, tmp_path):
     assert main(["train", str(tmp_path), "--precision", "int8", "--tta"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fp32" in err[0]
+
+
+def test_producers_sharing_a_loader_decode_each_poster_once(tmp_path):
+    files = [save_image(tmp_path / f"p{i}.png", seed=i) for i in range(5)]
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    files.append(tmp_path / "bad.png")
+    loads = []
+
+    def load(job):
+        loads.append(job[0])
+        return load_poster(job)
+
+    mean = Producer(ArrayStore(tmp_path / "c", "mean", "1"), load,
+                    lambda v: np.stack(v).mean(axis=(1, 2)).astype(np.float32), "mean", (3,))
+    top = Producer(ArrayStore(tmp_path / "c", "max", "1"), load,
+                   lambda v: np.stack(v).max(axis=(1, 2)).astype(np.float32), "max", (3,))
+    produce_files_together([mean, top], files, None, progress=False)
+    assert len(loads) == 6  # every file read once, for both
+    got_mean, failed = produce_files(mean, files, None, progress=False)
+    got_top, _ = produce_files(top, files, None, progress=False)
+    assert list(failed) == [files[-1]] and "bad.png" not in str(failed[files[-1]])
+    assert len(loads) == 8  # only the bad file again, once per producer, to say why
+    canvases = [load_canvas(f) for f in files[:-1]]
+    np.testing.assert_allclose(got_mean, [c.mean(axis=(0, 1)) for c in canvases], rtol=1e-6)
+    np.testing.assert_array_equal(got_top, [c.max(axis=(0, 1)) for c in canvases])

@@ -134,6 +134,8 @@ def _prepare(record: dict[str, Any], inputs: list[dict]) -> dict[str, np.ndarray
     for spec in inputs:
         name, value = spec["name"], record.get(spec["name"])
         try:
+            if value is None and FIELDS[name].derive is not None:
+                value = FIELDS[name].derive(record)
             row = None if value is None else FIELDS[name].prepare(value)
         except (ImageError, ValueError, OSError) as e:
             return f"{name}: {e}" if name != "poster" else str(e)

@@ -45,6 +45,8 @@ def train(
     tta: o.Opt(bool | None, "Average with the mirrored poster.") = None,
     precision: o.Opt(Precision | None, "Backbone precision: int8 graphs are calibrated on 64 "
                      "training posters [default: the config's].") = None,
+    ocr: o.Opt(bool | None, "Fusion also reads the text printed on each poster (OCR, about "
+               "0.2 s a poster the first time, cached).") = None,
     final: o.Opt(Final | None, "Final model: the CV fold models averaged, or one refit.") = None,
     train_subset: o.Opt(int | None, "Train on this many random training posters, 10 to 10**9 "
                       "(the test part stays whole).") = None,
@@ -82,6 +84,8 @@ def train(
         "seed": seed, "head.kind": head, "head.loss": loss,
         "backbones": [b.strip() for b in backbones.split(",") if b.strip()]
         if backbones is not None else None,
+        "fusion.inputs": None if ocr is None else
+        [f for f in base.fusion.inputs if f != "ocr"] + (["ocr"] if ocr else []),
     }
     try:
         cfg = base.with_values({k: v.value if isinstance(v, Enum) else v

@@ -1,4 +1,4 @@
-"""Per-item work on a Ray cluster: ``--engine ray``.
+"""Per-item work elsewhere: on a Ray cluster (``--engine ray``) or in local processes.
 
 ``RayEngine.run`` is a ``producer.Engine``: the missing jobs of a producer go out as Ray tasks
 of a few batches each (the batches the local path would make, so the same ONNX graph sees
@@ -7,15 +7,22 @@ and ``transform``, and the rows come back to the driver, which alone writes the 
 ``imap`` runs any function over chunks the same way (``predict`` uses it). Workers read
 the items (poster files) and the cache's ONNX graphs at the driver's paths, so on several
 machines those must be on a shared file system; Ray is imported only when asked for.
+``ProcessEngine`` runs the same chunks in local worker processes, for a ``transform`` that
+keeps one core busy (OCR), so that several run at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
+import signal
 import socket
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -55,15 +62,9 @@ class RayEngine:
         """The producer's jobs as tasks of ``batches_per_task`` batches; the first batch runs
         alone, so one-off set-up in ``transform`` (exporting a graph into the cache) happens
         once rather than in every worker at the same time."""
-        size = producer.batch_size
-        step = size * self.batches_per_task
-        # workers get a bare handle on the store: the driver's loaded index stays here
-        store = producer.store
-        bare = ArrayStore(store.dir.parent, store.producer, store.version)
-        work = dataclasses.replace(producer, store=bare)
-        yield from self.imap(_compute_chunk, work, [jobs[:size]])
-        yield from self.imap(_compute_chunk, work,
-                             [jobs[i:i + step] for i in range(size, len(jobs), step)])
+        work, first, rest = _work_chunks(producer, jobs, self.batches_per_task)
+        yield from self.imap(_compute_chunk, work, first)
+        yield from self.imap(_compute_chunk, work, rest)
 
     def imap(self, fn: Callable[[Any, Sequence], Any], shared: Any,
              chunks: Sequence[Sequence]) -> Iterator:
@@ -99,6 +100,74 @@ class RayEngine:
                                     f"{self.address or 'this machine'}: {e}") from None
             self._task = ray.remote(num_cpus=self.cpus_per_task)(_call)
         return self._task
+
+
+class ProcessEngine:
+    """Runs chunks of work in ``workers`` local processes, grouped as ``RayEngine`` groups
+    them. Workers are started with ``spawn`` (a forked onnxruntime thread pool can hang) and
+    ignore Ctrl-C: it stops the run here, which kills them. The producer is pickled, so its
+    ``load`` and ``transform`` must be module-level functions (or partials), not closures."""
+
+    def __init__(self, workers: int, batches_per_task: int = 4):
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        self.workers = workers
+        self.batches_per_task = batches_per_task
+
+    def run(self, producer: Producer, jobs: list) -> Iterator[Computed]:
+        """The producer's jobs as chunks of ``batches_per_task`` batches, the first batch
+        alone (see ``RayEngine.run``), at most two chunks per worker in flight; results as
+        they finish. A worker's exception is raised here."""
+        work, first, rest = _work_chunks(producer, jobs, self.batches_per_task)
+        spawn = multiprocessing.get_context("spawn")
+        pool = ProcessPoolExecutor(self.workers, mp_context=spawn, initializer=signal.signal,
+                                   initargs=(signal.SIGINT, signal.SIG_IGN))
+        try:
+            for chunks in (first, rest):
+                yield from _unordered(pool, work, chunks, 2 * self.workers)
+        except BrokenProcessPool as e:
+            _stop(pool)
+            raise RuntimeError(f"{producer.label}: a worker process ended abruptly (its own "
+                               f"error, if it printed one, is above): {e}") from None
+        except BaseException:  # an error, Ctrl-C, or the caller stopped early
+            _stop(pool)
+            raise
+        pool.shutdown()
+
+
+def _unordered(pool: ProcessPoolExecutor, work: Producer, chunks: list[list],
+               window: int) -> Iterator[Computed]:
+    """``_compute_chunk(work, chunk)`` for each chunk in ``pool``, at most ``window`` in
+    flight, results in the order they finish."""
+    todo = iter(chunks)
+    pending = {pool.submit(_compute_chunk, work, c) for c in islice(todo, window)}
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        pending |= {pool.submit(_compute_chunk, work, c) for c in islice(todo, len(done))}
+        for future in done:
+            yield future.result()
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Shut ``pool`` down now: queued chunks dropped, running ones killed, as nobody would
+    store their rows (Python 3.14's ``terminate_workers``)."""
+    processes = list((pool._processes or {}).values())  # dropped by shutdown
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+
+
+def _work_chunks(producer: Producer, jobs: list,
+                 batches_per_task: int) -> tuple[Producer, list[list], list[list]]:
+    """What workers get: the producer with a bare handle on its store (the driver's loaded
+    index stays here), the first batch as a chunk of its own, then chunks of
+    ``batches_per_task`` batches."""
+    store = producer.store
+    bare = ArrayStore(store.dir.parent, store.producer, store.version)
+    size = producer.batch_size
+    step = size * batches_per_task
+    rest = [jobs[i:i + step] for i in range(size, len(jobs), step)]
+    return dataclasses.replace(producer, store=bare), [jobs[:size]], rest
 
 
 def _reachable(address: str, timeout: float = 5) -> bool:

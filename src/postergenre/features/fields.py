@@ -6,7 +6,9 @@ that name: the poster (``image``: a path, bytes, a PIL image or a uint8 array) b
 canvas, fed as float32 NCHW in [0, 255]; a title or plot (``text``) becomes MiniLM token ids
 (0 = padding); a year (``number``) a float. ``prepare`` gives ``None`` for a value that is
 absent (empty text, an absurd year): such a row is all zeros and ``present`` says so inside
-the graph. Adding an input means adding a field here and a source in ``sources``.
+the graph. A field may be ``derive``d from the rest of a record where it is not given: the
+poster's printed text (``ocr``) is read from the poster. Adding an input means adding a field
+here and a source in ``sources``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import io
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,7 @@ class Field:
     present: Callable[[torch.Tensor], torch.Tensor]  # graph input -> (N,) 1.0 where present
     preprocessing: dict = field(default_factory=dict)  # what the bundle records about it
     axes: dict[int, str] = field(default_factory=dict)  # graph input axes of any length
+    derive: Callable[[dict], Any] | None = None  # record without this field -> its value
 
 
 def poster_canvas(value: Any) -> np.ndarray:
@@ -79,6 +82,14 @@ def year_value(value: Any) -> np.ndarray | None:
     return np.array([year], np.float32) if year else None
 
 
+def poster_text(record: dict) -> str | None:
+    """The text printed on the record's poster (OCR of its canvas), if it has a poster."""
+    from .ocr import ocr_text
+
+    poster = record.get("poster")
+    return None if poster is None else ocr_text(poster_canvas(poster))
+
+
 def _text(name: str, max_tokens: int) -> Field:
     return Field(name=name, type="text", prepare=text_ids(max_tokens), batch=np.stack,
                  example=lambda n: example_ids(n, max_tokens),
@@ -106,12 +117,15 @@ POSTER = Field(
 
 TITLE = _text("title", 32)
 PLOT = _text("plot", 256)
+OCR = replace(_text("ocr", 64), derive=poster_text, preprocessing={
+    **_text("ocr", 64).preprocessing,
+    "derived": "when not given: rapidocr on the poster's canvas (features.ocr), lines joined"})
 YEAR = Field(name="year", type="number", prepare=year_value, batch=np.stack,
              example=lambda n: torch.linspace(0, 2020, n)[:, None],
              absent=lambda: np.zeros(1, np.float32),
              present=lambda years: (years[:, 0] > 0).float(),
              preprocessing={"range": [FIRST, LAST], "missing": 0})
 
-FIELDS: dict[str, Field] = {f.name: f for f in (POSTER, TITLE, PLOT, YEAR)}
+FIELDS: dict[str, Field] = {f.name: f for f in (POSTER, TITLE, PLOT, YEAR, OCR)}
 
 __all__ = ["FIELDS", "POSTER", "Field", "ImageError", "poster_canvas"]

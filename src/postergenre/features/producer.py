@@ -109,6 +109,57 @@ def _compute(producer: Producer, jobs: list, label: str, progress: bool,
         producer.store.put(out_keys, np.concatenate(out_rows))
 
 
+class _Stores:
+    """The stores of several producers as one: a joint row is split among them."""
+
+    def __init__(self, producers: list[Producer]):
+        self.producers = producers
+        self.widths = np.cumsum([0, *(int(np.prod(p.row_shape)) for p in producers)])
+
+    def put(self, keys: list[str], rows: np.ndarray) -> None:
+        for p, a, b in zip(self.producers, self.widths[:-1], self.widths[1:], strict=True):
+            p.store.put(keys, rows[:, a:b].reshape(len(rows), *p.row_shape).astype(p.dtype))
+
+
+def produce_files_together(producers: list[Producer], paths: Sequence[PathLike],
+                           hashes: Sequence[str | None] | None, progress: bool = True) -> None:
+    """Fill several producers' stores in one pass over the files that all of them lack:
+    each file is read and loaded once per loader (producers sharing one, e.g. every
+    backbone's, share the decoded poster) and goes through each producer's transform. What
+    fails here is left to each producer's own pass, which says why."""
+    groups: dict[Loader, list[Producer]] = {}
+    for p in producers:
+        groups.setdefault(p.load, []).append(p)
+    keys = file_keys(paths, hashes, {})
+    for group in groups.values():
+        if len(group) > 1:
+            _together(group, keys, paths, progress)
+
+
+def _together(producers: list[Producer], keys: list[str | None], paths: Sequence[PathLike],
+              progress: bool) -> None:
+    valid = [k for k in keys if k is not None]
+    lacking = set.intersection(*(set(p.store.missing(valid)) for p in producers))
+    first = {}
+    for key, path in zip(keys, paths, strict=True):
+        if key in lacking:
+            first.setdefault(key, path)
+    if not first:
+        return
+    joint = Producer(
+        store=_Stores(producers), load=producers[0].load,
+        transform=lambda values: np.concatenate(
+            [p.transform(values).reshape(len(values), -1) for p in producers], axis=1),
+        label=" + ".join(p.label for p in producers),
+        row_shape=(int(_Stores(producers).widths[-1]),), batch_size=producers[0].batch_size)
+    label = f"{joint.label}: computing {len(first)}"
+    for _ in _compute(joint, list(first.items()), label, progress, None):
+        pass
+    for p in producers:
+        if len(list(p.store.dir.glob("shard-*.npz"))) > MAX_SHARDS:
+            p.store.compact()
+
+
 def computed(producer: Producer, jobs: list) -> Iterator[Computed]:
     """Load (in worker threads) and transform ``jobs``, one result per batch."""
     for batch in _loaded_batches(producer, jobs):

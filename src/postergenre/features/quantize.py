@@ -75,10 +75,11 @@ def calibration_set(paths: Sequence[PathLike], hashes: Sequence[str],
     return Calibration(tuple(keys[i] for i in chosen), tuple(first[keys[i]] for i in chosen))
 
 
-def int8_path(backbone: str | BackboneSpec, calibration: Calibration,
-              cache_dir: PathLike | None = None) -> Path:
+def int8_path(backbone: str | BackboneSpec, digest: str, cache_dir: PathLike | None = None
+              ) -> Path:
+    """Where the int8 graph of a backbone for the calibration of this digest is cached."""
     fp32 = onnx_path(backbone, cache_dir)
-    return fp32.with_name(f"{fp32.stem}-int8-{calibration.digest}.onnx")
+    return fp32.with_name(f"{fp32.stem}-int8-{digest}.onnx")
 
 
 def int8_onnx(backbone: str | BackboneSpec, calibration: Calibration,
@@ -94,7 +95,7 @@ def int8_onnx(backbone: str | BackboneSpec, calibration: Calibration,
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     spec = resolve(backbone)
-    path = int8_path(spec, calibration, cache_dir)
+    path = int8_path(spec, calibration.digest, cache_dir)
     if path.exists():
         return path
     fp32 = backbone_onnx(spec, cache_dir or default_cache_dir())  # also makes the folder

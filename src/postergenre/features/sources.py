@@ -26,6 +26,7 @@ from torch import nn
 from .backbones import BackboneFeatures, resolve
 from .canvas import CANVAS_HW
 from .embeddings import backbone_graph, embedding_producer
+from .ocr import ocr_version, poster_texts
 from .pixels import pixel_producer, resize_like_graph
 from .producer import Engine, Producer, produce, produce_files
 from .quantize import calibration_set, check_precision
@@ -51,15 +52,16 @@ class Source:
     graph_module: Callable[[], nn.Module]  # the field's graph input -> this input
     preprocessing: dict
     required: bool = True  # a movie without it cannot be scored by a model that reads it
-    producer: Callable[[PathLike | None], Producer] | None = None  # per-file cached producer
+    # (cache dir, the rows it is for or None) -> the per-file cached producer
+    producer: Callable[..., Producer] | None = None
     graph_file: Callable[[], Path] | None = None  # an ONNX graph used instead of graph_module
 
 
-def _from_files(producer: Callable[[PathLike | None], Producer]) -> Make:
+def _from_files(producer: Callable[..., Producer]) -> Make:
     def make(rows, cache_dir, progress=True, engine=None):
         paths = list(rows["path"])
-        got, failed = produce_files(producer(cache_dir), paths, list(rows["sha256"]), progress,
-                                    engine)
+        got, failed = produce_files(producer(cache_dir, rows), paths, list(rows["sha256"]),
+                                    progress, engine)
         return _spread(got, [p not in failed for p in paths], {str(p): w for p, w
                                                                 in failed.items()})
 
@@ -106,49 +108,65 @@ def embedding_source(backbone: str, tta: bool = False, precision: str = "fp32") 
     """A backbone's embedding of the poster; ``int8``: by its graph quantised on a seeded
     sample of the rows' training posters (made, and recorded, when ``make`` first runs)."""
     spec = resolve(backbone)
-    name = f"poster:{spec.name}" + ("+flip" if tta else "")
+    name = f"poster:{spec.name}" + ("+flip" if tta else "") + ("@int8" if precision == "int8"
+                                                                 else "")
     preprocessing = {"backbone": spec.to_dict(), "tta": tta, "precision": precision}
     if check_precision(precision) == "fp32":
-        return Source(
-            name=name, field="poster",
-            make=_from_files(lambda cache_dir: embedding_producer(spec, cache_dir, tta=tta)),
-            producer=lambda cache_dir: embedding_producer(spec, cache_dir, tta=tta),
-            graph_module=lambda: Embedding(spec.name, tta), preprocessing=preprocessing)
+        def producer(cache_dir, rows=None):
+            return embedding_producer(spec, cache_dir, tta=tta)
+
+        return Source(name=name, field="poster", make=_from_files(producer), producer=producer,
+                      graph_module=lambda: Embedding(spec.name, tta), preprocessing=preprocessing)
     if tta:
         raise ValueError("test-time flipping is for fp32 backbones; drop tta or use fp32")
     made: dict[str, Path] = {}
 
-    def make(rows, cache_dir, progress=True, engine=None):
-        if "train" not in rows:
-            raise ValueError("an int8 backbone calibrates on training posters: rows need a "
-                             "'train' column")
+    def calibrated(cache_dir, rows=None):
+        if rows is None or "train" not in rows:
+            raise ValueError(f"{name} calibrates on a split's training posters: `train` "
+                             "makes it")
         train = rows[rows["train"].to_numpy(bool)]
         calibration = calibration_set(list(train["path"]), list(train["sha256"]))
         made["graph"] = backbone_graph(spec, cache_dir, calibration)
         preprocessing["calibration"] = calibration.describe()
-        return _from_files(lambda root: embedding_producer(spec, root, calibration=calibration)
-                           )(rows, cache_dir, progress, engine)
+        return embedding_producer(spec, cache_dir, calibration=calibration)
 
     def graph_file() -> Path:
         if "graph" not in made:
             raise RuntimeError(f"{name}: make its rows first (that calibrates the graph)")
         return made["graph"]
 
-    return Source(name=name + "@int8", field="poster", make=make,
+    return Source(name=name, field="poster", make=_from_files(calibrated), producer=calibrated,
                   graph_module=lambda: Embedding(spec.name, tta), graph_file=graph_file,
                   preprocessing=preprocessing)
 
 
 def pixel_source(hw: tuple[int, int] = CANVAS_HW) -> Source:
     h, w = int(hw[0]), int(hw[1])
+
+    def producer(cache_dir, rows=None):
+        return pixel_producer((h, w), cache_dir)
+
     return Source(
         name=f"poster:pixels-{h}x{w}",
         field="poster",
-        make=_from_files(lambda cache_dir: pixel_producer((h, w), cache_dir)),
-        producer=lambda cache_dir: pixel_producer((h, w), cache_dir),
+        make=_from_files(producer),
+        producer=producer,
         graph_module=lambda: Resize((h, w)),
         preprocessing={"pixels_hw": [h, w], "resize": "bilinear, half-pixel centres"},
     )
+
+
+def _text_rows(field: str, max_tokens: int, texts: list[str], cache_dir, progress: bool):
+    """MiniLM rows of ``clean`` texts (cached per text); an empty text is absent."""
+    keys = [text_key(t, max_tokens) if t else None for t in texts]
+    got, failed = produce(text_producer(field, max_tokens, cache_dir), keys, texts, progress)
+    present = [k is not None and i not in failed for i, k in enumerate(keys)]
+    return _spread(got, present, {}, (TEXT_DIM,))
+
+
+def _text_preprocessing(max_tokens: int) -> dict:
+    return {"encoder": "all-MiniLM-L6-v2", "version": text_version(), "max_tokens": max_tokens}
 
 
 def text_source(field: str, max_tokens: int) -> Source:
@@ -156,15 +174,24 @@ def text_source(field: str, max_tokens: int) -> Source:
 
     def make(rows, cache_dir, progress=True, engine=None):
         column = rows[field] if field in rows else [None] * len(rows)
-        texts = [clean(v) for v in column]
-        keys = [text_key(t, max_tokens) if t else None for t in texts]
-        got, failed = produce(text_producer(field, max_tokens, cache_dir), keys, texts, progress)
-        present = [k is not None and i not in failed for i, k in enumerate(keys)]
-        return _spread(got, present, {}, (TEXT_DIM,))
+        return _text_rows(field, max_tokens, [clean(v) for v in column], cache_dir, progress)
 
     return Source(name=f"{field}:minilm", field=field, make=make, graph_module=shared_minilm,
-                  preprocessing={"encoder": "all-MiniLM-L6-v2", "version": text_version(),
-                                 "max_tokens": max_tokens}, required=False)
+                  preprocessing=_text_preprocessing(max_tokens), required=False)
+
+
+def ocr_source(max_tokens: int = 64) -> Source:
+    """MiniLM embedding of the text printed on the poster: read by OCR once per poster
+    content (in worker processes), then encoded once per text; no text is absent."""
+
+    def make(rows, cache_dir, progress=True, engine=None):
+        texts, _ = poster_texts(list(rows["path"]), list(rows["sha256"]), cache_dir,
+                                progress=progress)  # an unreadable poster: the poster's say
+        return _text_rows("ocr", max_tokens, texts, cache_dir, progress)
+
+    return Source(name="ocr:minilm", field="ocr", make=make, graph_module=shared_minilm,
+                  preprocessing={**_text_preprocessing(max_tokens), "ocr": ocr_version()},
+                  required=False)
 
 
 def year_source() -> Source:

@@ -19,13 +19,14 @@ import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from ..features.sources import embedding_source, text_source, year_source
+from ..features.sources import embedding_source, ocr_source, text_source, year_source
 from .base import ModelChoice, fitted, macro_ap
 from .heads import HeadClassifier, HeadConfig
 from .loop import fit_loop
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
 OPTIONAL = ("title", "year", "plot")
+EXTRA = ("ocr",)  # optional inputs a config may add (``train --ocr``); not in the defaults
 FUSION_LIMITS = (("hidden", 1, 16_384), ("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),
                  ("patience", 1, 1_000), ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0),
                  ("weight_decay", 0.0, 1.0), ("dropout", 0.0, 0.9), ("input_dropout", 0.0, 0.9),
@@ -51,9 +52,10 @@ class FusionConfig:
     seed: int = 0
 
     def __post_init__(self):
-        unknown = set(self.inputs) - {"poster", *OPTIONAL}
+        unknown = set(self.inputs) - {"poster", *OPTIONAL, *EXTRA}
         if unknown or not self.inputs:
-            raise ValueError(f"fusion inputs must be among poster, {', '.join(OPTIONAL)}; "
+            raise ValueError(f"fusion inputs must be among poster, "
+                             f"{', '.join(OPTIONAL + EXTRA)}; "
                              f"not {sorted(unknown) or self.inputs}")
         check_loss(self.loss)
         check_ranges("fusion", self, FUSION_LIMITS)
@@ -200,10 +202,10 @@ class FusionGraph(nn.Module):
 def sources(c) -> list:
     """The named inputs of a fusion config: poster embeddings, then title, year, plot."""
     made = {"title": lambda: text_source("title", 32), "plot": lambda: text_source("plot", 256),
-            "year": year_source}
+            "year": year_source, "ocr": ocr_source}
     poster = "poster" in c.fusion.inputs
     out = [embedding_source(b, c.tta, c.precision) for b in c.backbones] if poster else []
-    return out + [made[name]() for name in OPTIONAL if name in c.fusion.inputs]
+    return out + [made[name]() for name in OPTIONAL + EXTRA if name in c.fusion.inputs]
 
 
 def choice(name: str, summary: str, inputs: list[str]) -> ModelChoice:

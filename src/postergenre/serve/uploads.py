@@ -69,6 +69,8 @@ def poster(name: str, data: bytes, fields: dict[str, Any], inputs: list[dict],
         field = spec["name"]
         value = record.get(field)
         try:
+            if value is None and FIELDS[field].derive is not None:
+                value = FIELDS[field].derive(record)
             row = None if value is None else FIELDS[field].prepare(value)
         except (ImageError, ValueError) as e:
             raise ApiError(422, f"{field}: {e}", file=name, field=field) from None

@@ -19,10 +19,12 @@ KEYS = ("macro_map", "macro_f1", "micro_f1")
 
 
 def subsets(optional: list[str]) -> list[tuple[str, ...]]:
-    """None, each alone, title+year, and all of them (in the order given, once each)."""
+    """None, each alone, title+year, all but the poster's text (OCR) and all of them (in the
+    order given, once each)."""
     rows = [(), *[(f,) for f in optional]]
     if {"title", "year"} <= set(optional):
         rows.append(("title", "year"))
+    rows.append(tuple(f for f in optional if f != "ocr"))
     rows.append(tuple(optional))
     return list(dict.fromkeys(rows))
 

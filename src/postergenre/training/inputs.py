@@ -19,7 +19,7 @@ from ..data.splits import TEST, Split
 from ..data.vocab import Vocabulary, multi_hot
 from ..errors import UserError
 from ..features.inputs import Inputs
-from ..features.producer import Engine
+from ..features.producer import Engine, produce_files_together
 from ..features.sources import Source
 from ..models.registry import get_model
 from .config import TrainConfig
@@ -62,7 +62,11 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
     arrays, masks, failures, notes = {}, {}, {}, []
     keep = np.ones(len(rows), bool)
     used = []
-    for source in get_model(config.model).sources(config):
+    sources = get_model(config.model).sources(config)
+    from_files = [s.producer(cache_dir, rows) for s in sources if s.producer is not None]
+    if len(from_files) > 1 and engine is None:  # each poster decoded once for all of them
+        produce_files_together(from_files, list(rows["path"]), list(rows["sha256"]), progress)
+    for source in sources:
         array, mask, missing = source.make(rows, cache_dir, progress, engine)
         if not source.required and not mask.any():
             notes.append(f"{source.name}: no movie has a {source.field}; not used")

@@ -26,6 +26,7 @@ from ..errors import UserError
 from ..evaluation import compute_metrics, evaluate_baselines, summarise_folds
 from ..features.embeddings import backbone_graph
 from ..features.fields import FIELDS
+from ..features.ocr import poster_texts
 from ..features.producer import Engine
 from ..features.text import clean
 from ..models.registry import get_model
@@ -125,7 +126,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         # the test part is scored once, by the bundle itself: what evaluate and predict run
         t4 = time.perf_counter()
         test_rows = ds.frame.set_index("id").loc[np.array(data.ids)[test_mask]].reset_index()
-        probs = _bundle_probabilities(bundle, test_rows, genres)
+        probs = _bundle_probabilities(bundle, test_rows, genres, cache_dir)
         pred = rule.apply(probs)
         test_metrics = compute_metrics(data.y[test_mask], probs, pred, genres)
         has_plot = np.array([bool(clean(v)) for v in test_rows["plot"]]) if "plot" in \
@@ -185,9 +186,18 @@ def _final_text(config: TrainConfig, cv) -> str:
     return f"refit on all training folds for {max(1, int(np.median(cv.best_epochs)))} epochs"
 
 
-def _bundle_probabilities(bundle_dir: Path, rows, genres: list[str]) -> np.ndarray:
+def _bundle_probabilities(bundle_dir: Path, rows, genres: list[str], cache_dir: Path
+                          ) -> np.ndarray:
+    """The bundle's probabilities for the movies ``rows``; their posters' text, read during
+    training, comes from the cache rather than being read again."""
     records = table_records(rows)
-    preds = list(predict_records(load_bundle(bundle_dir), records, list(rows["id"])))
+    bundle = load_bundle(bundle_dir)
+    if any(i["name"] == "ocr" for i in bundle.inputs):
+        texts, _ = poster_texts(list(rows["path"]), list(rows["sha256"]), cache_dir,
+                                progress=False)
+        for record, text in zip(records, texts, strict=True):
+            record["ocr"] = text
+    preds = list(predict_records(bundle, records, list(rows["id"])))
     failed = [p for p in preds if p.error]
     if failed:
         raise UserError(f"{failed[0].source}: {failed[0].error} (it decoded during training)")
