@@ -167,3 +167,4 @@ def test_producers_sharing_a_loader_decode_each_poster_once(tmp_path):
     canvases = [load_canvas(f) for f in files[:-1]]
     np.testing.assert_allclose(got_mean, [c.mean(axis=(0, 1)) for c in canvases], rtol=1e-6)
     np.testing.assert_array_equal(got_top, [c.max(axis=(0, 1)) for c in canvases])
+

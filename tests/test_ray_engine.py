@@ -35,7 +35,8 @@ def test_ray_embeddings_equal_local_ones_and_train_reads_them(ray_cluster, tmp_p
     local, failed = embeddings.embed(paths, None, BACKBONE, tmp_path / "local", progress=False)
     assert not failed and local.shape == (200, 1280)
 
-    argv = ["embed", str(data), "--backbones", BACKBONE, "--cache", str(tmp_path / "ray")]
+    argv = ["embed", str(data), "--backbones", BACKBONE, "--precision", "fp32", "--cache",
+            str(tmp_path / "ray")]
     assert main([*argv, "--engine", "ray"]) == 0
     assert f"poster:{BACKBONE}: 200 of 200 posters" in capsys.readouterr().out
 
@@ -50,7 +51,7 @@ def test_ray_embeddings_equal_local_ones_and_train_reads_them(ray_cluster, tmp_p
     run = tmp_path / "run"
     assert main(["train", str(data), "--out", str(run), "--split", str(tmp_path / "split.json"),
                  "--folds", "3", "--cv-rounds", "1", "--min-support", "5", "--backbones",
-                 BACKBONE, "--cache", str(tmp_path / "ray")]) == 0
+                 BACKBONE, "--precision", "fp32", "--cache", str(tmp_path / "ray")]) == 0
     capsys.readouterr()
 
     posters = [str(p) for p in paths[:20]]

@@ -46,6 +46,8 @@ def embed(
                  "[default: the config's, else head].") = None,
     backbones: o.Opt(str | None, "Comma-separated backbones of a head model.") = None,
     tta: o.Opt(bool | None, "Embeddings averaged with the mirrored poster's.") = None,
+    precision: o.Opt(str | None, "Backbone precision, fp32 or int8 (int8 rows are made by "
+                     "`train`: it calibrates on the split's training posters).") = None,
     engine: EngineOpt = EngineName.local,
     address: AddressOpt = None,
     cache: o.CacheDir = None,
@@ -63,7 +65,8 @@ def embed(
     try:
         if config:
             cfg = TrainConfig.from_json(json.loads(config.read_text()))
-        given = {"model": model, "tta": tta, "backbones": None if backbones is None else
+        given = {"model": model, "tta": tta, "precision": precision,
+                 "backbones": None if backbones is None else
                  [b.strip() for b in backbones.split(",") if b.strip()]}
         cfg = cfg.with_values({k: v for k, v in given.items() if v is not None})
     except (OSError, ValueError, TypeError, KeyError) as e:

@@ -31,7 +31,7 @@ from .pixels import pixel_producer, resize_like_graph
 from .producer import Engine, Producer, produce, produce_files
 from .quantize import calibration_set, check_precision
 from .text import DIM as TEXT_DIM
-from .text import clean, shared_minilm, text_key, text_producer, text_version
+from .text import clean, graph_encoder, text_key, text_producer, text_version
 from .year import DIM as YEAR_DIM
 from .year import YearEncoding, encode, parse_year
 
@@ -176,7 +176,7 @@ def text_source(field: str, max_tokens: int) -> Source:
         column = rows[field] if field in rows else [None] * len(rows)
         return _text_rows(field, max_tokens, [clean(v) for v in column], cache_dir, progress)
 
-    return Source(name=f"{field}:minilm", field=field, make=make, graph_module=shared_minilm,
+    return Source(name=f"{field}:minilm", field=field, make=make, graph_module=graph_encoder,
                   preprocessing=_text_preprocessing(max_tokens), required=False)
 
 
@@ -189,7 +189,7 @@ def ocr_source(max_tokens: int = 64) -> Source:
                                 progress=progress)  # an unreadable poster: the poster's say
         return _text_rows("ocr", max_tokens, texts, cache_dir, progress)
 
-    return Source(name="ocr:minilm", field="ocr", make=make, graph_module=shared_minilm,
+    return Source(name="ocr:minilm", field="ocr", make=make, graph_module=graph_encoder,
                   preprocessing={**_text_preprocessing(max_tokens), "ocr": ocr_version()},
                   required=False)
 

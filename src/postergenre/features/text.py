@@ -145,6 +145,25 @@ def shared_minilm() -> MiniLM:
     return MiniLM()
 
 
+class PresentRows(nn.Module):
+    """The encoder run on the rows that have a text only (a batch where 3 of 8 movies have a
+    plot encodes 3 plots); the other rows are zeros, as the encoder would give them."""
+
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        rows = torch.nonzero(ids[:, 0] != 0).reshape(-1)
+        out = torch.zeros(ids.shape[0], DIM, dtype=torch.float32)
+        return out.index_copy(0, rows, self.encoder(ids.index_select(0, rows)))
+
+
+def graph_encoder() -> nn.Module:
+    """The text encoder as a bundle graph makes an input with it (``PresentRows``)."""
+    return PresentRows(shared_minilm())
+
+
 def text_key(text: str, max_tokens: int) -> str:
     return hashlib.sha256(f"{max_tokens}\n{text}".encode()).hexdigest()
 

@@ -31,7 +31,7 @@ class TrainConfig:
         default_factory=lambda: ["efficientnet_lite0", "mobilenet_v2", "efficientnet_lite2"]
     )
     tta: bool = False
-    precision: str = "fp32"  # of the backbones: "fp32" | "int8" (features.quantize)
+    precision: str = "int8"  # of the backbones: "int8" (features.quantize) | "fp32"
     head: HeadConfig = field(default_factory=HeadConfig)
     seed_cnn: SeedCNNConfig = field(default_factory=SeedCNNConfig)
     finetune: FineTuneConfig = field(default_factory=FineTuneConfig)
