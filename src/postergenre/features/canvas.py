@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..data.images import load
+from ..data.images import decode, load
 
 CANVAS_HW = (268, 182)  # height, width: the posters' native size
 CANVAS_REVISION = 1  # bump when ``canvas`` changes its output; part of every backbone's version
+# a JPEG is decoded at a reduced DCT scale that keeps at least twice the canvas each way
+# (either orientation), so the antialiased stretch still does the shrinking
+DECODE_AT_LEAST = (2 * max(CANVAS_HW), 2 * max(CANVAS_HW))
 
 
 def canvas(image: Image.Image) -> np.ndarray:
@@ -33,7 +36,12 @@ def canvas(image: Image.Image) -> np.ndarray:
 
 def load_canvas(path: str | Path) -> np.ndarray:
     """Decode one file to its canvas; raises ``ImageError`` for unreadable or bad files."""
-    return canvas(load(path))
+    return canvas(load(path, DECODE_AT_LEAST))
+
+
+def decode_canvas(data: bytes) -> np.ndarray:
+    """Image bytes -> canvas (``ImageError`` if unusable)."""
+    return canvas(decode(data, at_least=DECODE_AT_LEAST))
 
 
 def to_batch(canvases: list[np.ndarray] | np.ndarray) -> np.ndarray:

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data.images import ImageError, decode, load, to_rgb
-from .canvas import CANVAS_HW, CANVAS_REVISION, canvas, to_batch
+from ..data.images import ImageError, to_rgb
+from .canvas import CANVAS_HW, CANVAS_REVISION, canvas, decode_canvas, load_canvas, to_batch
 from .onnx_export import canvas_example
 from .text import clean, example_ids, token_ids
 from .year import FIRST, LAST, parse_year
@@ -58,11 +58,11 @@ def poster_canvas(value: Any) -> np.ndarray:
     if isinstance(value, Image.Image):
         return canvas(to_rgb(value))
     if isinstance(value, bytes | bytearray | memoryview):
-        return canvas(decode(bytes(value)))
+        return decode_canvas(bytes(value))
     if isinstance(value, io.IOBase):
-        return canvas(decode(value.read()))
+        return decode_canvas(value.read())
     if isinstance(value, str | os.PathLike):
-        return canvas(load(Path(value)))
+        return load_canvas(Path(value))
     raise ValueError(f"a poster must be a path, bytes, a PIL image or an array, not "
                      f"{type(value).__name__}")
 

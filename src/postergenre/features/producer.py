@@ -22,9 +22,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..cache import ArrayStore
-from ..data.images import ImageError, content_hash, decode, read_file
+from ..data.images import ImageError, content_hash, read_file
 from ..progress import track
-from .canvas import canvas
+from .canvas import decode_canvas
 
 PathLike = str | os.PathLike
 MAX_SHARDS = 64  # compact a store once it holds more shard files than this
@@ -217,7 +217,7 @@ def load_poster(job: tuple[str, PathLike]) -> tuple[str, np.ndarray | None, str 
         data = read_file(path)
         if content_hash(data) != key:
             return key, None, "file changed since it was hashed"
-        return key, canvas(decode(data)), None
+        return key, decode_canvas(data), None
     except ImageError as e:
         return key, None, str(e)
     except OSError as e:

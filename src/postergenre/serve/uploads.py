@@ -16,6 +16,7 @@ from fastapi import UploadFile
 from PIL import Image
 
 from ..data.images import ImageError, decode
+from ..features.canvas import DECODE_AT_LEAST
 from ..features.fields import FIELDS
 from .limits import MB, ApiError, Limits, sniff
 
@@ -52,7 +53,7 @@ def image(name: str, data: bytes, limits: Limits) -> Image.Image:
     if sniff(data) is None:
         raise ApiError(415, f"not an image ({FORMATS} expected)", file=name)
     try:
-        return decode(data, limits.max_pixels)
+        return decode(data, limits.max_pixels, DECODE_AT_LEAST)
     except ImageError as e:
         raise ApiError(422, f"unusable image: {e}", file=name) from None
 
