@@ -277,3 +277,25 @@ def test_tta_averages_the_mirror_image_under_its_own_producer(tmp_path, cache):
     np.testing.assert_allclose(tta, (plain + mirror) / 2, atol=1e-4)
     assert len(embedding_store(FAST, cache, tta=True)) == 1
     assert len(embedding_store(FAST, cache)) == 2
+
+
+def test_large_jpegs_decode_in_draft_mode_to_nearly_the_same_canvas(tmp_path):
+    import io
+
+    from postergenre.data.images import decode
+    from postergenre.features.canvas import DECODE_AT_LEAST, canvas, decode_canvas, load_canvas
+
+    photo = Image.fromarray(load_sample_image("china.jpg")).resize((1400, 2000))
+    buf = io.BytesIO()
+    photo.save(buf, "JPEG", quality=90)
+    data = buf.getvalue()
+    drafted = decode(data, at_least=DECODE_AT_LEAST)
+    assert drafted.size == (700, 1000)  # half scale still covers twice the canvas
+    assert decode(data).size == (1400, 2000)
+    full = canvas(decode(data)).astype(int)
+    assert np.abs(decode_canvas(data) - full).mean() < 1.5
+    (tmp_path / "p.jpg").write_bytes(data)
+    np.testing.assert_array_equal(load_canvas(tmp_path / "p.jpg"), decode_canvas(data))
+    small = io.BytesIO()
+    photo.resize((182, 268)).save(small, "JPEG")
+    assert decode(small.getvalue(), at_least=DECODE_AT_LEAST).size == (182, 268)  # never up

@@ -55,6 +55,11 @@ def test_ocr_is_read_declared_and_scored(ocr_run):
     assert "ocr:minilm: 30 of 30 movies have it" in notes
     rows = metrics["ablation"]
     assert "poster+title+ocr" in rows and "poster+title" in rows and "poster+ocr" in rows
+    cv = metrics["ablation_cv"]  # the same rows over the CV rounds' scored folds
+    assert set(cv) == set(rows)
+    folds = [f["macro_map"] for f in metrics["cv"]["folds"]]
+    assert cv["poster+title+ocr"]["macro_map"]["mean"] == pytest.approx(np.mean(folds))
+    assert cv["poster+title+ocr"]["macro_map"]["std"] == pytest.approx(np.std(folds))
 
 
 def test_predict_reads_the_poster_text_itself(ocr_run, capsys):

@@ -42,6 +42,29 @@ def ablation(model: Estimator, inputs: Inputs, y: np.ndarray, rule: DecisionRule
              genres: list[str], sources: list[Source], has_plot: np.ndarray) -> dict | None:
     """``{inputs label: {"all"|"with plot"|"without plot": {metric: value, "n": movies}}}``,
     or ``None`` when the model has no optional input."""
+    parts = {"all": np.ones(len(y), bool), "with plot": has_plot, "without plot": ~has_plot}
+    return _scored(model, inputs, y, rule, genres, sources, parts)
+
+
+def cv_ablation(models: list[Estimator], rules: list[DecisionRule], inputs: Inputs,
+                y: np.ndarray, scored: list[np.ndarray], genres: list[str],
+                sources: list[Source]) -> dict | None:
+    """The same rows over the CV rounds (round k's model and decision rule on its scored
+    fold): ``{inputs label: {metric: {"mean", "std"}}}``, or ``None`` without optional
+    inputs."""
+    rounds = [_scored(m, inputs.take(rows), y[rows], rule, genres, sources,
+                      {"all": np.ones(int(rows.sum()), bool)})
+              for m, rule, rows in zip(models, rules, scored, strict=True)]
+    if not rounds or rounds[0] is None:
+        return None
+    return {label: {k: {"mean": float(np.mean([r[label]["all"][k] for r in rounds])),
+                        "std": float(np.std([r[label]["all"][k] for r in rounds]))}
+                    for k in KEYS} for label in rounds[0]}
+
+
+def _scored(model: Estimator, inputs: Inputs, y: np.ndarray, rule: DecisionRule,
+            genres: list[str], sources: list[Source], parts: dict[str, np.ndarray]
+            ) -> dict | None:
     optional = list(dict.fromkeys(s.field for s in sources if not s.required))
     if not optional:
         return None
@@ -52,8 +75,7 @@ def ablation(model: Estimator, inputs: Inputs, y: np.ndarray, rule: DecisionRule
         pred = rule.apply(probs)
         label = "+".join([*required, *keep]) or "nothing"
         table[label] = {}
-        for part, rows in (("all", np.ones(len(y), bool)), ("with plot", has_plot),
-                           ("without plot", ~has_plot)):
+        for part, rows in parts.items():
             if rows.any():
                 m = compute_metrics(y[rows], probs[rows], pred[rows], genres)
                 table[label][part] = {**{k: m[k] for k in KEYS}, "n": int(rows.sum())}

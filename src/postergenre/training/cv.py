@@ -29,6 +29,8 @@ class CVResult:
     oof: np.ndarray  # out-of-fold probabilities (NaN where a row was not scored)
     best_epochs: list[int]
     models: list[Estimator] = field(default_factory=list)
+    rules: list[DecisionRule] = field(default_factory=list)  # each round's, fitted on its
+    scored: list[np.ndarray] = field(default_factory=list)  # validation fold; rows it scored
 
     @property
     def histories(self) -> list[list[dict]]:
@@ -64,6 +66,8 @@ def cross_validate(data: ModelData, config: TrainConfig, genres: list[str],
         result.fold_metrics.append(metrics)
         result.best_epochs.append(model.best_epoch)
         result.models.append(model)
+        result.rules.append(rule)
+        result.scored.append(scored)
         stderr.print(
             f"fold {k + 1}/{rounds}: macro mAP {metrics['macro_map']:.3f}, macro-F1 "
             f"{metrics['macro_f1']:.3f}, micro-F1 {metrics['micro_f1']:.3f} "

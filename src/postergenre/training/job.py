@@ -31,7 +31,7 @@ from ..features.producer import Engine
 from ..features.text import clean
 from ..models.registry import get_model
 from ..predict import predict_records, table_records
-from .ablation import ablation
+from .ablation import ablation, cv_ablation
 from .config import TrainConfig
 from .cv import cross_validate, final_model
 from .inputs import load_inputs
@@ -160,6 +160,8 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
             "test": test_metrics,
             "baselines": evaluate_baselines(data.y[train_mask], data.y[test_mask], genres),
             "ablation": by_inputs,
+            "ablation_cv": cv_ablation(cv.models, cv.rules, data.inputs, data.y, cv.scored,
+                                       genres, sources),
             "timings": timings,
         }
         histories = {"folds": cv.histories, "final": model.history}
