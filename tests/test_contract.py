@@ -73,7 +73,7 @@ def movies(paths, y) -> pd.DataFrame:
     """The posters with a title for most, a year for all but a few, a plot for some."""
     rows = []
     for i, (path, labels) in enumerate(zip(paths, y, strict=True)):
-        rows.append({"id": f"m{i}", "path": path, "sha256": None,
+        rows.append({"id": f"m{i}", "path": path, "sha256": None, "train": True,
                      "title": " and ".join(TITLES[j] for j in np.flatnonzero(labels))
                      if i % 5 else None,
                      "year": 1950 + i if i % 7 else "n/a",

@@ -52,21 +52,23 @@ class Calibration:
                 "method": "static QDQ, per-channel int8 weights, uint8 activations, min/max"}
 
     def canvases(self) -> Iterator[np.ndarray]:
-        """The calibration posters' canvases; a file that no longer decodes is an error."""
+        """The calibration posters' canvases (one that does not decode is left out: it is left
+        out of training too)."""
         for key, path in zip(self.hashes, self.paths, strict=True):
             _, canvas, why = load_poster((key, path))
-            if why:
-                raise UserError(f"{path}: calibration poster unusable ({why})")
-            yield canvas
+            if not why:
+                yield canvas
 
 
-def calibration_set(paths: Sequence[PathLike], hashes: Sequence[str],
+def calibration_set(paths: Sequence[PathLike], hashes: Sequence[str | None],
                     n: int = CALIBRATION_POSTERS) -> Calibration:
     """``n`` distinct poster contents drawn (seed ``CALIBRATION_SEED``) from the given
-    training posters, chosen by content so that the order of the table does not matter."""
+    training posters, chosen by content so that the order of the table does not matter
+    (a ``None`` hash: an unreadable file, never drawn)."""
     first = {}
     for path, key in zip(paths, hashes, strict=True):
-        first.setdefault(key, str(path))
+        if key:
+            first.setdefault(key, str(path))
     if not first:
         raise UserError("int8 needs training posters to calibrate on; there are none")
     keys = sorted(first)
@@ -100,6 +102,8 @@ def int8_onnx(backbone: str | BackboneSpec, calibration: Calibration,
         return path
     fp32 = backbone_onnx(spec, cache_dir or default_cache_dir())  # also makes the folder
     canvases = list(calibration.canvases())
+    if not canvases:
+        raise UserError("int8: none of the calibration posters decodes")
 
     class Reader(CalibrationDataReader):
         def __init__(self):

@@ -28,7 +28,7 @@ from .canvas import CANVAS_HW
 from .embeddings import backbone_graph, embedding_producer
 from .ocr import ocr_version, poster_texts
 from .pixels import pixel_producer, resize_like_graph
-from .producer import Engine, Producer, produce, produce_files
+from .producer import Engine, Producer, file_keys, produce, produce_files
 from .quantize import calibration_set, check_precision
 from .text import DIM as TEXT_DIM
 from .text import clean, graph_encoder, text_key, text_producer, text_version
@@ -126,7 +126,8 @@ def embedding_source(backbone: str, tta: bool = False, precision: str = "fp32") 
             raise ValueError(f"{name} calibrates on a split's training posters: `train` "
                              "makes it")
         train = rows[rows["train"].to_numpy(bool)]
-        calibration = calibration_set(list(train["path"]), list(train["sha256"]))
+        keys = file_keys(list(train["path"]), list(train["sha256"]), {})
+        calibration = calibration_set(list(train["path"]), keys)
         made["graph"] = backbone_graph(spec, cache_dir, calibration)
         preprocessing["calibration"] = calibration.describe()
         return embedding_producer(spec, cache_dir, calibration=calibration)
