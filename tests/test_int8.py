@@ -60,12 +60,12 @@ def test_calibration_is_seeded_by_content_and_draws_only_training_posters(tmp_pa
     source = embedding_source(BACKBONE, precision="int8")
     seen = {}
 
-    def fake_graph(spec, cache_dir, calibration):
+    def fake_producer(spec, cache_dir, calibration):
         seen["hashes"] = calibration.hashes
         raise RuntimeError("stop here")
 
     mp = pytest.MonkeyPatch()
-    mp.setattr("postergenre.features.sources.backbone_graph", fake_graph)
+    mp.setattr("postergenre.features.sources.embedding_producer", fake_producer)
     with pytest.raises(RuntimeError, match="stop here"):
         source.make(rows, tmp_path, False, None)
     mp.undo()

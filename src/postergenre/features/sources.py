@@ -119,7 +119,7 @@ def embedding_source(backbone: str, tta: bool = False, precision: str = "fp32") 
                       graph_module=lambda: Embedding(spec.name, tta), preprocessing=preprocessing)
     if tta:
         raise ValueError("test-time flipping is for fp32 backbones; drop tta or use fp32")
-    made: dict[str, Path] = {}
+    made: dict = {}
 
     def calibrated(cache_dir, rows=None):
         if rows is None or "train" not in rows:
@@ -128,14 +128,15 @@ def embedding_source(backbone: str, tta: bool = False, precision: str = "fp32") 
         train = rows[rows["train"].to_numpy(bool)]
         keys = file_keys(list(train["path"]), list(train["sha256"]), {})
         calibration = calibration_set(list(train["path"]), keys)
-        made["graph"] = backbone_graph(spec, cache_dir, calibration)
+        made.update(calibration=calibration, cache_dir=cache_dir)
         preprocessing["calibration"] = calibration.describe()
-        return embedding_producer(spec, cache_dir, calibration=calibration)
+        return embedding_producer(spec, cache_dir, calibration=calibration)  # quantises when
+        # a poster first decodes
 
     def graph_file() -> Path:
-        if "graph" not in made:
+        if "calibration" not in made:
             raise RuntimeError(f"{name}: make its rows first (that calibrates the graph)")
-        return made["graph"]
+        return backbone_graph(spec, made["cache_dir"], made["calibration"])
 
     return Source(name=name, field="poster", make=_from_files(calibrated), producer=calibrated,
                   graph_module=lambda: Embedding(spec.name, tta), graph_file=graph_file,
