@@ -73,14 +73,15 @@ def postgres_url(request):
 
 
 def _worker_trial(storage, study: str, pid: int):
-    """The trial the worker of process ``pid`` is running, if any."""
+    """The trial the worker of process ``pid`` is running once its parameters are drawn, if
+    any (killed before that, a trial has no parameters to compare)."""
     try:
         s = optuna.load_study(study_name=study, storage=storage)
     except KeyError:  # not created yet
         return None
     mine = f"{socket.gethostname()}:{pid}"
     running = s.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    return next((t for t in running if t.user_attrs.get("worker") == mine), None)
+    return next((t for t in running if t.user_attrs.get("worker") == mine and t.params), None)
 
 
 def test_killed_worker_trial_is_retried_on_postgres(postgres_url, tmp_path):
