@@ -84,8 +84,7 @@ def produce(
         for key, reason in _compute(producer, jobs, label, progress, engine):
             for i in todo[key]:
                 failures[i] = reason
-        if len(list(store.dir.glob("shard-*.npz"))) > MAX_SHARDS:
-            store.compact()
+        _compact(store)
     ok = [k for i, k in enumerate(keys) if k is not None and i not in failures]
     return (store.get(ok) if ok and fetch else None), failures
 
@@ -146,18 +145,23 @@ def _together(producers: list[Producer], keys: list[str | None], paths: Sequence
             first.setdefault(key, path)
     if not first:
         return
+    stores = _Stores(producers)
     joint = Producer(
-        store=_Stores(producers), load=producers[0].load,
+        store=stores, load=producers[0].load,
         transform=lambda values: np.concatenate(
             [p.transform(values).reshape(len(values), -1) for p in producers], axis=1),
         label=" + ".join(p.label for p in producers),
-        row_shape=(int(_Stores(producers).widths[-1]),), batch_size=producers[0].batch_size)
+        row_shape=(int(stores.widths[-1]),), batch_size=producers[0].batch_size)
     label = f"{joint.label}: computing {len(first)}"
     for _ in _compute(joint, list(first.items()), label, progress, None):
         pass
     for p in producers:
-        if len(list(p.store.dir.glob("shard-*.npz"))) > MAX_SHARDS:
-            p.store.compact()
+        _compact(p.store)
+
+
+def _compact(store: ArrayStore) -> None:
+    if len(list(store.dir.glob("shard-*.npz"))) > MAX_SHARDS:
+        store.compact()
 
 
 def computed(producer: Producer, jobs: list) -> Iterator[Computed]:
