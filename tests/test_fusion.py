@@ -14,6 +14,7 @@ from postergenre.cli import main
 from postergenre.features import text as text_module
 from postergenre.features.fields import FIELDS
 from postergenre.features.sources import text_source, year_source
+from postergenre.features.terms import COUNT
 from postergenre.features.text import MiniLM, clean, token_ids
 from postergenre.features.year import encode, parse_year
 
@@ -44,9 +45,24 @@ def test_text_field_handles_bad_values(value, present):
         assert row.shape == (32,) and row.dtype == np.int64 and row[0] == 101
 
 
-def test_long_plots_are_truncated_quickly():
+@pytest.mark.parametrize("value, present", [
+    ("", False), ("   \n\t ", False), (None, False), (b"caf\xe9 \xff", True),
+    ("\U0001F600", True), (float("nan"), False), ("A crew meets a creature.", True),
+])
+def test_plot_field_handles_bad_values(value, present):
+    row = FIELDS["plot"].prepare(value) if value is not None else None
+    assert (row is not None) == present
+    if row is not None:
+        assert row.ndim == 1 and row.dtype == np.int64 and len(row) and (row > 0).all()
+        assert (np.diff(row) > 0).all()  # one sorted id per distinct term
+
+
+def test_long_plots_become_capped_term_counts():
     ids = FIELDS["plot"].prepare("word " * 60_000)
-    assert ids.shape == (256,) and (ids != 0).all()  # 256 word pieces, the rest cut
+    assert len(ids) < 20 and (ids % COUNT).max() == COUNT - 1  # few terms, counts capped
+    batch = FIELDS["plot"].batch([ids, FIELDS["plot"].absent()])
+    assert batch.shape == (2, len(ids)) and FIELDS["plot"].present(
+        torch.from_numpy(batch)).tolist() == [1.0, 0.0]
 
 
 @pytest.mark.parametrize("value, year, warned", [
@@ -154,7 +170,7 @@ def test_metadata_table_matching_nothing_is_one_line(fused, tmp_path, capsys):
     assert main(["predict", str(run / "model"), str(poster), str(poster), "--title", "x"]) == 2
 
 
-def test_a_second_train_encodes_no_text(fused, monkeypatch):
+def test_a_second_train_encodes_and_fits_no_text(fused, monkeypatch):
     root, data, _ = fused
     calls = []
     real = text_module.text_producer
@@ -170,6 +186,11 @@ def test_a_second_train_encodes_no_text(fused, monkeypatch):
         return type(producer)(**{**producer.__dict__, "transform": counted})
 
     monkeypatch.setattr("postergenre.features.sources.text_producer", counting)
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the plot's TF-IDF was fitted again")
+
+    monkeypatch.setattr("postergenre.features.terms.fit", no_fit)
     argv = ["train", str(data), "--out", str(root / "again"), "--model", "fusion", "--folds",
             "3", "--min-support", "5", "--backbones", "mobilenet_v2", "--cache",
             str(root / "cache")]

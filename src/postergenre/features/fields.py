@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from ..data.images import ImageError, to_rgb
+from . import terms
 from .canvas import CANVAS_HW, CANVAS_REVISION, canvas, decode_canvas, load_canvas, to_batch
 from .onnx_export import canvas_example
 from .text import clean, example_ids, token_ids
@@ -82,6 +83,11 @@ def year_value(value: Any) -> np.ndarray | None:
     return np.array([year], np.float32) if year else None
 
 
+def plot_terms(value: Any) -> np.ndarray | None:
+    text = clean(value)
+    return terms.term_ids(text) if text else None
+
+
 def poster_text(record: dict) -> str | None:
     """The text printed on the record's poster (OCR of its canvas), if it has a poster."""
     from .ocr import ocr_text
@@ -116,7 +122,11 @@ POSTER = Field(
 )
 
 TITLE = _text("title", 32)
-PLOT = _text("plot", 256)
+PLOT = Field(name="plot", type="terms", prepare=plot_terms, batch=terms.pad_ids,
+             example=terms.example_ids, absent=lambda: np.zeros(1, np.int64),
+             present=lambda ids: (ids[:, 0] != 0).float(), axes={1: "plot_terms"},
+             preprocessing={**terms.preprocessing(), "text": "NFC, whitespace collapsed",
+                            "pad_id": 0})
 OCR = replace(_text("ocr", 64), derive=poster_text, preprocessing={
     **_text("ocr", 64).preprocessing,
     "derived": "when not given: rapidocr on the poster's canvas (features.ocr), lines joined"})

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from ..cache import default_cache_dir
 from .backbones import BackboneFeatures, resolve
 from .canvas import CANVAS_HW
 from .embeddings import backbone_graph, embedding_producer
@@ -30,6 +31,7 @@ from .ocr import ocr_version, poster_texts
 from .pixels import pixel_producer, resize_like_graph
 from .producer import Engine, Producer, file_keys, produce, produce_files
 from .quantize import calibration_set, check_precision
+from .terms import TermScores, counts, fit_cached
 from .text import DIM as TEXT_DIM
 from .text import clean, graph_encoder, text_key, text_producer, text_version
 from .year import DIM as YEAR_DIM
@@ -180,6 +182,43 @@ def text_source(field: str, max_tokens: int) -> Source:
 
     return Source(name=f"{field}:minilm", field=field, make=make, graph_module=graph_encoder,
                   preprocessing=_text_preprocessing(max_tokens), required=False)
+
+
+def plot_terms_source() -> Source:
+    """The plot's TF-IDF genre scores (``terms``): fitted on the rows' training plots (the
+    ``train``, ``part`` and ``genres`` columns), out of fold for training movies."""
+    made: dict = {}
+    preprocessing: dict = {}
+
+    def make(rows, cache_dir, progress=True, engine=None):
+        if not {"train", "part", "genres"} <= set(rows):
+            raise ValueError("plot:tfidf fits on a split's training plots: `train` makes it")
+        column = rows["plot"] if "plot" in rows else [None] * len(rows)
+        texts = [clean(v) for v in column]
+        has = np.array([bool(t) for t in texts])
+        at = np.flatnonzero(has & rows["train"].to_numpy(bool))
+        got = fit_cached([texts[i] for i in at], [list(rows["genres"].iloc[i]) for i in at],
+                         [rows["part"].iloc[i] for i in at],
+                         cache_dir if cache_dir is not None else default_cache_dir())
+        if got is None:  # too few training plots to fit: no movie has this input
+            return _spread(None, [False] * len(rows), {}, (0,))
+        fitted, oof = got
+        scores = np.zeros((len(rows), len(fitted.genres)), np.float32)
+        scores[at] = oof
+        other = np.flatnonzero(has & ~rows["train"].to_numpy(bool))
+        if len(other):
+            scores[other] = fitted.scores(counts([texts[i] for i in other]))
+        made["fitted"] = fitted
+        preprocessing.update(fitted.describe(len(at)))
+        return scores, has, {}
+
+    def graph_module():
+        if "fitted" not in made:
+            raise RuntimeError("plot:tfidf: make its rows first (that fits it)")
+        return TermScores(made["fitted"])
+
+    return Source(name="plot:tfidf", field="plot", make=make, graph_module=graph_module,
+                  preprocessing=preprocessing, required=False)
 
 
 def ocr_source(max_tokens: int = 64) -> Source:

@@ -1,5 +1,7 @@
 """Fusion: one model over the poster and whatever else a movie has (title, year, plot).
 
+The title is a MiniLM embedding, the plot its TF-IDF genre scores (``features.terms``).
+
 Every input is standardised over the rows that have it, multiplied by its presence mask (a
 missing plot is exactly zero, not "a plot that looks average"), and the optional inputs'
 masks are appended, so the network knows what it was given. In training, modality dropout
@@ -19,7 +21,13 @@ import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from ..features.sources import embedding_source, ocr_source, text_source, year_source
+from ..features.sources import (
+    embedding_source,
+    ocr_source,
+    plot_terms_source,
+    text_source,
+    year_source,
+)
 from .base import ModelChoice, fitted, macro_ap
 from .heads import HeadClassifier, HeadConfig
 from .loop import fit_loop
@@ -201,7 +209,7 @@ class FusionGraph(nn.Module):
 
 def sources(c) -> list:
     """The named inputs of a fusion config: poster embeddings, then title, year, plot."""
-    made = {"title": lambda: text_source("title", 32), "plot": lambda: text_source("plot", 256),
+    made = {"title": lambda: text_source("title", 32), "plot": plot_terms_source,
             "year": year_source, "ocr": ocr_source}
     poster = "poster" in c.fusion.inputs
     out = [embedding_source(b, c.tta, c.precision) for b in c.backbones] if poster else []
@@ -242,8 +250,8 @@ def choice(name: str, summary: str, inputs: list[str]) -> ModelChoice:
 
 
 CHOICES = (
-    choice("fusion", "poster embeddings + MiniLM title and plot + year, masks and modality "
-           "dropout", ["poster", *OPTIONAL]),
-    choice("text", "MiniLM embeddings of title and plot only", ["title", "plot"]),
+    choice("fusion", "poster embeddings + MiniLM title + plot TF-IDF scores + year, masks and "
+           "modality dropout", ["poster", *OPTIONAL]),
+    choice("text", "MiniLM title and plot TF-IDF scores only", ["title", "plot"]),
     choice("metadata", "title, plot and year only (no poster)", ["title", "year", "plot"]),
 )

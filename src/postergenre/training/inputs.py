@@ -58,7 +58,8 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
     """Make (or read from the cache) every input the configured model reads; what is missing
     is computed here or by ``engine``. An optional input no movie has is left out."""
     rows = split_rows(ds, split, config)
-    rows["train"] = [split.parts[i] != TEST for i in rows["id"]]  # int8 calibrates on these
+    rows["part"] = [split.parts[i] for i in rows["id"]]
+    rows["train"] = rows["part"] != TEST  # int8 calibrates, the plot's TF-IDF fits on these
     arrays, masks, failures, notes = {}, {}, {}, []
     keep = np.ones(len(rows), bool)
     used = []

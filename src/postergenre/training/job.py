@@ -123,10 +123,12 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
                                                     first.preprocessing["precision"]})
         timings["bundle_s"] = time.perf_counter() - t3
 
-        # the test part is scored once, by the bundle itself: what evaluate and predict run
+        # the test part is scored once, from its cached inputs; the bundle (what evaluate and
+        # predict run) must give the same probabilities for a sample of those movies
         t4 = time.perf_counter()
         test_rows = ds.frame.set_index("id").loc[np.array(data.ids)[test_mask]].reset_index()
-        probs = _bundle_probabilities(bundle, test_rows, genres, cache_dir)
+        probs = model.predict_proba(data.inputs.take(test_mask)).astype(np.float32)
+        _check_bundle(bundle, test_rows, probs, genres, cache_dir, config.seed)
         pred = rule.apply(probs)
         test_metrics = compute_metrics(data.y[test_mask], probs, pred, genres)
         has_plot = np.array([bool(clean(v)) for v in test_rows["plot"]]) if "plot" in \
@@ -186,6 +188,18 @@ def _final_text(config: TrainConfig, cv) -> str:
     if config.final_model == "cv-ensemble":
         return "average of the CV fold models"
     return f"refit on all training folds for {max(1, int(np.median(cv.best_epochs)))} epochs"
+
+
+def _check_bundle(bundle_dir: Path, rows, probs: np.ndarray, genres: list[str],
+                  cache_dir: Path, seed: int, n: int = 48, tolerance: float = 1e-4) -> None:
+    """The bundle's probabilities for ``n`` of the movies ``rows`` (drawn by ``seed``) must be
+    the trained model's ``probs``: the shipped graph is what was scored."""
+    sample = np.sort(np.random.default_rng(seed).permutation(len(rows))[:n])
+    got = _bundle_probabilities(bundle_dir, rows.iloc[sample], genres, cache_dir)
+    gap = np.abs(got - probs[sample]).max(initial=0.0)
+    if gap > tolerance:
+        raise RuntimeError(f"{bundle_dir}: the bundle's probabilities differ from the trained "
+                           f"model's by {gap:.3g} on test movies")
 
 
 def _bundle_probabilities(bundle_dir: Path, rows, genres: list[str], cache_dir: Path
