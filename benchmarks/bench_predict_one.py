@@ -3,8 +3,8 @@
     python benchmarks/bench_predict_one.py runs/fusion/model [--repeats 20]
 
 Prints the bundle load time and, after one warm-up call, the median and worst latency of
-``predict_records`` on one record (poster file + title + year + a long plot), and the same
-for a bare poster. Target: under a second per poster with metadata on this machine.
+``predict_records`` on one record (poster file + title + year + a long plot), on the same
+with a 100,000-character plot of varied words, and for a bare poster. Target: under a second per poster with metadata on this machine.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from postergenre.predict import predict_records
 POSTER = Path(__file__).resolve().parents[2] / "shared/data/movie-posters/posters/tt0114709.webp"
 PLOT = ("A cowboy doll is profoundly threatened and jealous when a new spaceman figure supplants "
         "him as top toy in a boy's room. ") * 40
+HUGE = " ".join(f"{w}{i % 997}" for i, w in enumerate(PLOT.split() * 40))[:100_000]
 
 
 def latency(bundle, record: dict, repeats: int) -> list[float]:
@@ -45,6 +46,7 @@ def main() -> None:
     full = {"poster": args.poster, "title": "Toy Story", "year": 1995,
             "plot": PLOT}
     for name, record in (("poster + title + year + plot", full),
+                         ("... with a 100k-character plot", {**full, "plot": HUGE}),
                          ("poster only", {"poster": args.poster})):
         t = latency(bundle, record, args.repeats)
         print(f"{name:30s} median {statistics.median(t) * 1000:7.1f} ms   "

@@ -8,8 +8,9 @@ field's graph input inside the bundle graph, and what the bundle records about i
 preprocessing (resolution, mean/std, tokenizer, ...). Optional sources (title, year, plot)
 give a presence mask; a movie without them keeps its row. An int8 backbone's input is made
 by an ONNX graph quantised on training posters (``quantize``): the bundle takes that very
-graph (``graph_file``) in place of a torch module. ``make`` reads which movies are training
-ones from the ``train`` column of its rows, where it has one.
+graph (``graph_file``) in place of a torch module. The plot's TF-IDF scores are fitted on
+the training plots. ``make`` reads which movies are training ones, and their CV fold, from the
+``train`` and ``part`` columns of its rows, where it has them.
 """
 
 from __future__ import annotations
@@ -174,7 +175,7 @@ def _text_preprocessing(max_tokens: int) -> dict:
 
 
 def text_source(field: str, max_tokens: int) -> Source:
-    """MiniLM embedding of a text column (``title``, ``plot``), cached per text."""
+    """MiniLM embedding of a text column (``title``; any text column), cached per text."""
 
     def make(rows, cache_dir, progress=True, engine=None):
         column = rows[field] if field in rows else [None] * len(rows)

