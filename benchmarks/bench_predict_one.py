@@ -4,7 +4,8 @@
 
 Prints the bundle load time and, after one warm-up call, the median and worst latency of
 ``predict_records`` on one record (poster file + title + year + a long plot), on the same
-with a 100,000-character plot of varied words, and for a bare poster. Target: under a second per poster with metadata on this machine.
+with a 100,000-character plot of varied words, and for a bare poster. Target: under a second
+per poster with metadata on this machine.
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ A record is one movie as a user gives it: ``{"poster": ..., "title": ..., ...}``
 has a type, and the type says how a value becomes one row of the bundle graph's input of
 that name: the poster (``image``: a path, bytes, a PIL image or a uint8 array) becomes the
 canvas, fed as float32 NCHW in [0, 255]; a title (``text``) becomes MiniLM token ids (0 =
-padding); a plot (``terms``) its hashed term ids (``terms``); a year (``number``) a float. ``prepare`` gives ``None`` for a value that is
-absent (empty text, an absurd year): such a row is all zeros and ``present`` says so inside
-the graph. A field may be ``derive``d from the rest of a record where it is not given: the
-poster's printed text (``ocr``) is read from the poster. Adding an input means adding a field
-here and a source in ``sources``.
+padding); a plot (``terms``) its hashed term ids (module ``terms``); a year (``number``) a
+float. ``prepare`` gives ``None`` for a value that is absent (empty text, an absurd year):
+such a row is all zeros and ``present`` says so inside the graph. A field may be
+``derive``d from the rest of a record where it is not given: the poster's printed text
+(``ocr``) is read from the poster. Adding an input means adding a field here and a source in
+``sources``.
 """
 
 from __future__ import annotations
