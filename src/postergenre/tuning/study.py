@@ -169,7 +169,8 @@ def _in_range(name: str, value, low: int, high: int | None = None, why: str = ""
 
 
 def _check_study(study, base, space: SearchSpace, metric: str, fingerprint: str) -> None:
-    """A new study records what it tunes; a resumed one must tune the same thing."""
+    """A new study records what it tunes; a resumed one must tune the same thing. What is not
+    recorded yet (a study another worker is setting up this moment) is recorded here too."""
     mine = {
         "model": base.model,
         "space": space.name,
@@ -177,16 +178,15 @@ def _check_study(study, base, space: SearchSpace, metric: str, fingerprint: str)
         "split_fingerprint": fingerprint,
     }
     attrs = study.user_attrs
-    if not attrs:
-        for k, v in {**mine, "space_spec": space.to_json(), "base_config": base.to_json()}.items():
-            study.set_user_attr(k, v)
-        return
-    differ = {k: (attrs.get(k), v) for k, v in mine.items() if attrs.get(k) != v}
+    differ = {k: (attrs[k], v) for k, v in mine.items() if k in attrs and attrs[k] != v}
     if differ:
         what = ", ".join(f"{k} {a!r} (study) vs {b!r} (now)" for k, (a, b) in differ.items())
         raise UserError(
             f"study {study.study_name!r} tunes something else: {what}; use another --study name"
         )
+    for k, v in {**mine, "space_spec": space.to_json(), "base_config": base.to_json()}.items():
+        if k not in attrs:
+            study.set_user_attr(k, v)
 
 
 @contextmanager
