@@ -126,7 +126,7 @@ TITLE = _text("title", 32)
 PLOT = Field(name="plot", type="terms", prepare=plot_terms, batch=terms.pad_ids,
              example=terms.example_ids, absent=lambda: np.zeros(1, np.int64),
              present=lambda ids: (ids[:, 0] != 0).float(), axes={1: "plot_terms"},
-             preprocessing={**terms.preprocessing(), "text": "NFC, whitespace collapsed",
+             preprocessing={**terms.PREPROCESSING, "text": "NFC, whitespace collapsed",
                             "pad_id": 0})
 OCR = replace(_text("ocr", 64), derive=poster_text, preprocessing={
     **_text("ocr", 64).preprocessing,

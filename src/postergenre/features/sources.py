@@ -197,7 +197,8 @@ def plot_terms_source() -> Source:
         column = rows["plot"] if "plot" in rows else [None] * len(rows)
         texts = [clean(v) for v in column]
         has = np.array([bool(t) for t in texts])
-        at = np.flatnonzero(has & rows["train"].to_numpy(bool))
+        train = rows["train"].to_numpy(bool)
+        at = np.flatnonzero(has & train)
         got = fit_cached([texts[i] for i in at], [list(rows["genres"].iloc[i]) for i in at],
                          [rows["part"].iloc[i] for i in at],
                          cache_dir if cache_dir is not None else default_cache_dir())
@@ -206,7 +207,7 @@ def plot_terms_source() -> Source:
         fitted, oof = got
         scores = np.zeros((len(rows), len(fitted.genres)), np.float32)
         scores[at] = oof
-        other = np.flatnonzero(has & ~rows["train"].to_numpy(bool))
+        other = np.flatnonzero(has & ~train)
         if len(other):
             scores[other] = fitted.scores(counts([texts[i] for i in other]))
         made["fitted"] = fitted

@@ -48,12 +48,16 @@ def _vectorizers():
             HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5), **common))
 
 
-def preprocessing() -> dict:
+PREPROCESSING = {"terms": "word 1-2-grams and char_wb 3-5-grams, lowercased, accents stripped",
+                 "hashing": f"HashingVectorizer, MurmurHash3, 2**{BITS} buckets each",
+                 "id": f"bucket * {COUNT} + count"}
+
+
+def hashing_version() -> str:
+    """The scikit-learn whose hashing made the ids (recorded with each fit)."""
     import sklearn
 
-    return {"terms": "word 1-2-grams and char_wb 3-5-grams, lowercased, accents stripped",
-            "hashing": f"sklearn {sklearn.__version__} HashingVectorizer, MurmurHash3, "
-                       f"2**{BITS} buckets each", "id": f"bucket * {COUNT} + count"}
+    return sklearn.__version__
 
 
 def counts(texts: list[str]) -> sp.csr_matrix:
@@ -114,7 +118,8 @@ class Fitted:
         return np.asarray(self.tfidf(c) @ self.coef + self.intercept, np.float32)
 
     def describe(self, n_plots: int) -> dict:
-        return {**preprocessing(), "kept_terms": int(len(self.kept)), "min_df": MIN_DF,
+        return {**PREPROCESSING, "sklearn": hashing_version(),
+                "kept_terms": int(len(self.kept)), "min_df": MIN_DF,
                 "idf": "log((1 + plots) / (1 + df)) + 1", "fitted_on_plots": n_plots,
                 "ridge_alpha": ALPHA, "genres": self.genres,
                 "training_rows": "out-of-fold: each CV fold's scores from the ridge fitted "
@@ -153,22 +158,21 @@ def fit_cached(texts: list[str], labels: list[list[str]], folds: list[str], cach
     """``fit`` on training plots (``clean`` texts, genre lists, CV folds), kept in
     ``<cache>/plot-terms`` by the content of all three: a second train fits nothing.
     ``None`` when no genre has ``MIN_POSITIVES`` plots or there is one fold only."""
-    from safetensors.numpy import load_file, save
+    from safetensors import safe_open
+    from safetensors.numpy import save
 
     if len(set(folds)) < 2:
         return None
     order = sorted(range(len(texts)), key=lambda i: (folds[i], texts[i], labels[i]))
     key = hashlib.sha256(json.dumps([TERMS_REVISION, BITS, MIN_DF, ALPHA, MIN_POSITIVES,
-                                     preprocessing()["hashing"],
+                                     PREPROCESSING["hashing"], hashing_version(),
                                      [(folds[i], texts[i], sorted(labels[i])) for i in order]]
                                     ).encode()).hexdigest()[:16]
     path = Path(cache_dir) / "plot-terms" / f"{key}.safetensors"
     if path.exists():
-        from safetensors import safe_open
-
         with safe_open(str(path), "np") as f:
             genres = json.loads(f.metadata()["genres"])
-        t = load_file(str(path))
+            t = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - not a dict
         oof = np.zeros_like(t["oof"])
         oof[order] = t["oof"]
         return Fitted(t["kept"], t["idf"], t["coef"], t["intercept"], genres), oof
