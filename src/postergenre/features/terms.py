@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..atomic import write_bytes
+from .ridge import fit_folds
 
 BITS = 19  # buckets per half: words in [0, 2**19), characters in [2**19, 2**20)
 BUCKETS = 2 << BITS
@@ -35,7 +36,7 @@ COUNT = 1024  # id = bucket * COUNT + min(count, COUNT - 1)
 MIN_DF = 2
 ALPHA = 1.0  # ridge penalty
 MIN_POSITIVES = 3  # a genre is a ridge target with this many training plots
-TERMS_REVISION = 1  # bump when fitted scores change for the same plots
+TERMS_REVISION = 2  # bump when fitted scores change for the same plots
 
 
 @lru_cache(maxsize=1)
@@ -126,14 +127,6 @@ class Fitted:
                                  "without it"}
 
 
-def _ridge(x: sp.csr_matrix, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.linear_model import Ridge
-
-    model = Ridge(alpha=ALPHA, solver="lsqr").fit(x, y)
-    return (np.ascontiguousarray(model.coef_.T, np.float32),  # C order: safetensors
-            np.atleast_1d(model.intercept_).astype(np.float32))
-
-
 def fit(c: sp.csr_matrix, y: np.ndarray, genres: list[str], folds: np.ndarray
         ) -> tuple[Fitted, np.ndarray]:
     """Fit on training plots' counts ``c`` and labels ``y``; also each row's out-of-fold
@@ -143,13 +136,7 @@ def fit(c: sp.csr_matrix, y: np.ndarray, genres: list[str], folds: np.ndarray
     idf = (np.log((1 + c.shape[0]) / (1 + df[kept])) + 1).astype(np.float32)
     fitted = Fitted(kept, idf, np.zeros((len(kept), len(genres)), np.float32),
                     np.zeros(len(genres), np.float32), list(genres))
-    x = fitted.tfidf(c)
-    oof = np.zeros((c.shape[0], len(genres)), np.float32)
-    for fold in np.unique(folds):
-        out = folds == fold
-        coef, intercept = _ridge(x[~out], y[~out])
-        oof[out] = x[out] @ coef + intercept
-    fitted.coef, fitted.intercept = _ridge(x, y)
+    fitted.coef, fitted.intercept, oof = fit_folds(fitted.tfidf(c), y, folds, ALPHA)
     return fitted, oof
 
 

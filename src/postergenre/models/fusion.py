@@ -29,6 +29,7 @@ from ..features.sources import (
     year_source,
 )
 from .base import ModelChoice, fitted, macro_ap
+from .dropout import ByteDropout
 from .heads import HeadClassifier, HeadConfig
 from .loop import fit_loop
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
@@ -87,8 +88,8 @@ class FusionModule(nn.Module):
             if c.project else None
         width = c.project * len(widths) if c.project else int(sum(widths))
         self.net = nn.Sequential(
-            nn.Dropout(c.input_dropout), nn.Linear(width + int(sum(optional)), c.hidden),
-            nn.BatchNorm1d(c.hidden), nn.GELU(), nn.Dropout(c.dropout), nn.Linear(c.hidden, n_out))
+            ByteDropout(c.input_dropout), nn.Linear(width + int(sum(optional)), c.hidden),
+            nn.BatchNorm1d(c.hidden), nn.GELU(), ByteDropout(c.dropout), nn.Linear(c.hidden, n_out))
 
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         m = batch["m"]
@@ -159,7 +160,7 @@ class FusionClassifier:
                                                     weight_decay=c.weight_decay),
                           batch, y, loss=c.loss, batch_size=min(c.batch_size, max(16, len(y) // 8)),
                           epochs=epochs or c.max_epochs, seed=c.seed, device=torch.device("cpu"),
-                          patience=c.patience, validate=validate)
+                          patience=c.patience, validate=validate, bf16=True)
         self.best_epoch, self.history = result.best_epoch, result.history
         return self
 

@@ -16,6 +16,7 @@ from torch import nn
 from ..features.inputs import Inputs
 from ..features.sources import embedding_source
 from .base import ModelChoice, fitted, macro_ap
+from .dropout import ByteDropout
 from .loop import fit_loop, predict_batches
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
@@ -57,7 +58,7 @@ class HeadModule(nn.Module):
         super().__init__()
         self.register_buffer("mean", torch.zeros(in_dim))
         self.register_buffer("std", torch.ones(in_dim))
-        layers: list[nn.Module] = [nn.Dropout(config.input_dropout)]
+        layers: list[nn.Module] = [ByteDropout(config.input_dropout)]
         if config.kind == "linear":
             layers.append(nn.Linear(in_dim, n_out))
         else:
@@ -65,7 +66,7 @@ class HeadModule(nn.Module):
                 nn.Linear(in_dim, config.hidden),
                 nn.BatchNorm1d(config.hidden),
                 nn.GELU(),
-                nn.Dropout(config.dropout),
+                ByteDropout(config.dropout),
                 nn.Linear(config.hidden, n_out),
             ]
         self.net = nn.Sequential(*layers)
@@ -116,6 +117,7 @@ class HeadClassifier:
             device=torch.device("cpu"),
             patience=cfg.patience,
             validate=validate,
+            bf16=True,
         )
         self.best_epoch, self.history = result.best_epoch, result.history
         return self

@@ -4,7 +4,10 @@ Readable top to bottom: shuffle, batches, loss, step, optional cosine decay; aft
 epoch, the validation score (macro AP) decides early stopping and which weights are kept.
 What differs between models is passed in: the module (with ``logits(batch)``), its
 optimizer, how a batch of rows becomes the module's input on ``device`` (augmentation
-included), and how to set the module's training mode.
+included), and how to set the module's training mode. Models whose work is matmuls (the
+heads, fusion) ask for ``bf16``: on a CPU with native bfloat16 (``native_bf16``) the training
+forward pass runs under autocast, 2.7× faster per matmul here; weights, the loss, validation
+and every prediction stay float32.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ def fit_loop(
     patience: int = 3,
     validate: Callable[[], float] | None = None,
     train_mode: Callable[[nn.Module], object] = nn.Module.train,
+    bf16: bool = False,
 ) -> LoopResult:
     """Train ``module`` in place on rows ``0..len(y)-1``; ``batch(rows)`` gives its input.
 
@@ -49,6 +53,7 @@ def fit_loop(
     the best epoch are kept and training stops after ``patience`` epochs without gain;
     without it, all ``epochs`` run and the last weights stay.
     """
+    mixed = bf16 and device.type == "cpu" and native_bf16()
     rng = np.random.default_rng(seed)
     targets = torch.from_numpy(np.ascontiguousarray(y, dtype=np.float32)).to(device)
     pos_weight = positive_weights(targets)
@@ -67,7 +72,8 @@ def fit_loop(
             rows = order[start : start + batch_size]
             if len(rows) < 2:  # batch norm needs two rows
                 continue
-            logits = module.logits(batch(rows))
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mixed):
+                logits = module.logits(batch(rows)).float()
             step_loss = multilabel_loss(loss, logits, targets[torch.from_numpy(rows)], pos_weight)
             optimizer.zero_grad(set_to_none=True)
             step_loss.backward()
@@ -91,6 +97,14 @@ def fit_loop(
         module.load_state_dict(best_state)
     module.eval()
     return result
+
+
+def native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere bf16
+    matmuls are emulated and slower than float32."""
+    cpu = torch.cpu
+    return any(getattr(cpu, name, lambda: False)()
+               for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
 
 
 def resolve_device(name: str = "auto") -> torch.device:
