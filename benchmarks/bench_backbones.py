@@ -14,6 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import write_results  # benchmarks/results.py
+
 from postergenre.features import backbone_onnx, embed, get_spec, list_backbones, throughput
 from postergenre.features.runtime import cpu_count
 
@@ -35,6 +37,7 @@ def main() -> None:
     print(f"{cpu_count()} CPUs, batch {args.batch_size}, {len(paths)} posters end to end")
     header = f"{'backbone':<20}{'input HxW':>11}{'export s':>10}{'bare /s':>10}{'embed /s':>10}"
     print(header)
+    rows = []
     for name in args.backbones.split(","):
         spec = get_spec(name)
         with tempfile.TemporaryDirectory() as cache:
@@ -51,6 +54,10 @@ def main() -> None:
         print(f"{name:<20}{hw:>11}{export_s:>10.1f}{bare:>10.1f}{e2e:>10.1f}", flush=True)
         if failures:
             print(f"  {len(failures)} posters failed, e.g. {next(iter(failures.items()))}")
+        rows.append({"backbone": name, "input HxW": hw, "export s": export_s,
+                     "bare posters/s": bare, "embed posters/s": e2e, "failed": len(failures)})
+    write_results(Path(__file__).stem, {"batch size": args.batch_size,
+                                        "posters end to end": len(paths), "backbones": rows})
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import write_results  # benchmarks/results.py
+
 from postergenre.features.canvas import load_canvas
 from postergenre.features.ocr import ocr_text, poster_texts
 from postergenre.features.runtime import cpu_count
@@ -54,6 +56,13 @@ def main() -> None:
     print(f"poster_texts, all cached:        {cached:7.1f} posters/s")
     print(f"posters with text: {sum(map(bool, texts))} of {len(files)}; "
           f"same texts in the pool: {pooled_texts == texts}")
+    write_results(Path(__file__).stem, {
+        "posters": len(files), "ocr_text s/poster": per_poster,
+        "poster_texts posters/s, in this process": local,
+        f"poster_texts posters/s, ProcessEngine({args.workers})": pooled,
+        "poster_texts posters/s, all cached": cached,
+        "posters with text": sum(map(bool, texts)),
+        "same texts in the pool": pooled_texts == texts})
 
 
 if __name__ == "__main__":

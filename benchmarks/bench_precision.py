@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import torch
+from results import write_results  # benchmarks/results.py
 
 from postergenre.bundle import load_bundle
 from postergenre.features.backbones import BackboneFeatures, get_spec
@@ -84,6 +85,7 @@ def main() -> None:
 
     inputs = load_bundle(args.int8).meta["inputs"][0]["preprocessing"]["inputs"]
     rates: dict[str, list[float]] = {"torch fp32": [], "onnx fp32": [], "onnx int8": []}
+    backbones = []
     print(f"{'backbone':<20}{'torch fp32/s':>14}{'onnx fp32/s':>13}{'onnx int8/s':>13}"
           f"{'int8/torch':>12}{'int8/onnx':>11}")
     for entry in inputs.values():
@@ -93,11 +95,19 @@ def main() -> None:
                throughput(int8_path(get_spec(name), digest), seconds=args.seconds)]
         for key, r in zip(rates, row, strict=True):
             rates[key].append(r)
+        backbones.append({"backbone": name, "torch fp32 posters/s": row[0],
+                          "onnx fp32 posters/s": row[1], "onnx int8 posters/s": row[2],
+                          "int8 vs torch": row[2] / row[0], "int8 vs onnx fp32": row[2] / row[1]})
         print(f"{name:<20}{row[0]:>14.1f}{row[1]:>13.1f}{row[2]:>13.1f}"
               f"{row[2] / row[0]:>11.2f}x{row[2] / row[1]:>10.2f}x", flush=True)
     all3 = {k: combined(v) for k, v in rates.items()}
     print(f"{'all backbones':<20}" + "".join(f"{all3[k]:>{w}.1f}" for k, w in
                                               zip(rates, (14, 13, 13), strict=True)))
+    backbones.append({"backbone": "all backbones", "torch fp32 posters/s": all3["torch fp32"],
+                      "onnx fp32 posters/s": all3["onnx fp32"],
+                      "onnx int8 posters/s": all3["onnx int8"],
+                      "int8 vs torch": all3["onnx int8"] / all3["torch fp32"],
+                      "int8 vs onnx fp32": all3["onnx int8"] / all3["onnx fp32"]})
 
     files = sorted(args.posters.glob("*.webp"))[: args.n]
     best = {"fp32": 0.0, "int8": 0.0}
@@ -111,13 +121,23 @@ def main() -> None:
           f"({all3['torch fp32']:.1f}/s bare): {best['int8'] / all3['torch fp32']:.2f}x "
           f"(target >= 4.0)")
 
+    figures = {"batch size": 8, "bare posters/s, batch 8": backbones,
+               "end to end": {"posters": len(files),
+                              "fp32 bundle posters/s": best["fp32"],
+                              "int8 bundle posters/s": best["int8"],
+                              "int8 vs fp32 bundle": best["int8"] / best["fp32"],
+                              "int8 bundle vs torch eager fp32":
+                                  best["int8"] / all3["torch fp32"]}}
     if args.cold_train:
         if not args.split:
             ap.error("--cold-train needs --split")
+        figures["cold train"] = []
         for precision in args.precisions.split(","):
             seconds = cold_train(args.cold_train, args.split, precision)
             print(f"cold train, {precision}: {seconds:.0f} s ({seconds / 60:.1f} min)",
                   flush=True)
+            figures["cold train"].append({"precision": precision, "seconds": seconds})
+    write_results(Path(__file__).stem, figures)
 
 
 if __name__ == "__main__":

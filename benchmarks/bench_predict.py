@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results import write_results  # benchmarks/results.py
 
 from postergenre.bundle import load_bundle
 from postergenre.features.canvas import CANVAS_HW
@@ -59,6 +60,11 @@ def main() -> None:
     print(f"bare onnxruntime, same graph:  {bare:8.1f} posters/s")
     print(f"ratio:                         {e2e / bare:8.2f}  (target >= 0.70)")
     print(f"peak memory (RSS):             {peak_mb:8.0f} MB")
+    write_results(Path(__file__).stem, {
+        "model": str(args.model), "backbones": ", ".join(bundle.meta["model"]["backbones"]),
+        "posters": len(files), "batch size": args.batch_size,
+        "predict posters/s, from files": e2e, "bare onnxruntime posters/s": bare,
+        "ratio": e2e / bare, "peak RSS MB": peak_mb})
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ import statistics
 import time
 from pathlib import Path
 
+from results import write_results  # benchmarks/results.py
+
 from postergenre.bundle import load_bundle
 from postergenre.predict import predict_records
 
@@ -43,7 +45,9 @@ def main() -> None:
     args = ap.parse_args()
     start = time.perf_counter()
     bundle = load_bundle(args.model)
-    print(f"bundle load: {time.perf_counter() - start:.2f} s ({args.model})")
+    load_s = time.perf_counter() - start
+    print(f"bundle load: {load_s:.2f} s ({args.model})")
+    rows = []
     full = {"poster": args.poster, "title": "Toy Story", "year": 1995,
             "plot": PLOT}
     for name, record in (("poster + title + year + plot", full),
@@ -52,6 +56,10 @@ def main() -> None:
         t = latency(bundle, record, args.repeats)
         print(f"{name:30s} median {statistics.median(t) * 1000:7.1f} ms   "
               f"max {max(t) * 1000:7.1f} ms   (target < 1000 ms)")
+        rows.append({"record": name, "median ms": statistics.median(t) * 1000,
+                     "max ms": max(t) * 1000})
+    write_results(Path(__file__).stem, {"model": str(args.model), "bundle load s": load_s,
+                                        "repeats": args.repeats, "latency": rows})
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from results import write_results  # benchmarks/results.py
 
 from postergenre.features.embeddings import embedding_producer
 from postergenre.features.engine import RayEngine, ray_module
@@ -74,6 +75,11 @@ def main() -> None:
     print(f"Ray, warm workers:  {warm:7.1f} posters/s")
     print(f"Ray start-up (init + first task): {startup:.1f} s")
     print(f"same embeddings as local: {np.array_equal(rows, local_rows)}")
+    write_results(Path(__file__).stem, {
+        "posters": len(files), "backbone": args.backbone, "CPUs here": cpu_count(),
+        "Ray CPUs": cpus, "local posters/s": local, "Ray posters/s, cold workers": cold,
+        "Ray posters/s, warm workers": warm, "Ray start-up s": startup,
+        "same embeddings as local": bool(np.array_equal(rows, local_rows))})
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from results import write_results  # benchmarks/results.py
 
 from postergenre.bundle import load_bundle
 from postergenre.predict import predict_files
@@ -135,6 +136,14 @@ def main() -> None:
           f"{last['posters_s'] / base:.0%} of predict's throughput")
     if args.json:
         print(json.dumps(results))
+    write_results(Path(__file__).stem, {
+        "model": str(args.model), "posters": len(paths),
+        "predict_files posters/s, batch 8": base,
+        "every request answered 200 or 503": only_ok,
+        "levels": [{**{k: v for k, v in lv.items() if k != "statuses"},
+                    "answered": " ".join(f"{k}: {v}" for k, v in
+                                         sorted(lv["statuses"].items(), key=str))}
+                   for lv in results["levels"]]})
 
 
 if __name__ == "__main__":
