@@ -30,7 +30,8 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS,
            at_least: tuple[int, int] | None = None) -> Image.Image:
     """Decode image bytes to RGB with ``to_rgb``; ``ImageError`` with the reason if unusable.
     With ``at_least`` (w, h), a JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that
-    still covers it (Pillow's draft mode): a 2000x3000 poster costs a sixth of the time."""
+    still covers it (Pillow's draft mode), much faster for a print-size poster
+    (``benchmarks/bench_decode.py``)."""
     if not data:
         raise ImageError("empty file (0 bytes)")
     try:

@@ -17,16 +17,13 @@ this genre for every poster" *is* F1-optimal for a frequent genre the model cann
 (F1 = 2p/(1+p) for prevalence p): that is the metric's answer, not a bug.
 
 ``apply_thresholds(..., at_least_one=True)`` gives a poster with no genre above its
-threshold the genre whose score clears its threshold by the largest ratio ``p / t``.
-Measured in a simulation (``/tmp`` scratch, not a test) on the real label matrix (24k
-posters, 27 genres, Gaussian scores with per-genre ROC AUC 0.66 / 0.78 / 0.93, calibrated or
-not; thresholds fitted on a 20% split, scored on another 20%, 3 seeds): F1-optimal
-thresholds are low, so only 0-4.5% of posters come out empty. Forcing one genre raised
-samples-F1 by +0.000 / +0.002 / +0.015 and micro-F1 by at most +0.002, never lowered either,
-and left macro-F1 unchanged. Small but free, so it is worth switching on for ``predict``; it
-is off by default so that the decision rule evaluated is the plain per-genre one. Ranking the
-fallback by ``p`` instead of ``p / t`` differed by < 0.002 either way; ``p / t`` is used
-because it also makes sense for uncalibrated (e.g. ``pos_weight``-trained) scores.
+threshold the genre whose score clears its threshold by the largest ratio ``p / t``. F1-optimal
+thresholds are low, so few posters come out empty, and giving them one genre changed the
+F1 scores little, never for the worse (a simulation on the shared label matrix, in
+docs/measurements.md). It is on by default in the fitted decision rule (``DecisionRule``,
+``fit_decision``), and so in every trained model; ``apply_thresholds`` alone leaves it off.
+``p / t`` rather than ``p`` ranks the fallback because it also makes sense for uncalibrated
+(e.g. ``pos_weight``-trained) scores.
 """
 
 from __future__ import annotations
@@ -87,9 +84,9 @@ def apply_thresholds(
 
     ``max_genres``: a genre is decided only if it is over its threshold *and* among the
     poster's ``max_genres`` most probable genres (a stricter rule than keeping the K most
-    probable of those over threshold: on the shared posters' CV folds it gave micro-F1
-    0.460-0.476 against 0.441-0.470, macro-F1 within +-0.004). ``at_least_one=True``: a row
-    with no genre left gets its genre with the largest ``y_prob / threshold``.
+    probable of those over threshold, which measured better on the shared posters' CV folds:
+    docs/measurements.md). ``at_least_one=True``: a row with no genre left gets its genre
+    with the largest ``y_prob / threshold``.
     """
     y_prob = np.asarray(y_prob, dtype=float)
     thresholds = np.asarray(thresholds, dtype=float)

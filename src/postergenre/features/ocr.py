@@ -2,8 +2,8 @@
 
 ``ocr_text`` reads one image with a process-wide RapidOCR engine (the detector and recogniser
 ONNX models shipped in the ``rapidocr`` package) at fixed settings: no angle classifier, one
-onnxruntime thread, and the detector's short side at 272 pixels, as rapidocr's default 736
-upscales a 182-pixel-wide poster 4x for twice the time and about the same text. Lines are
+onnxruntime thread, and the detector's short side at 272 pixels: rapidocr's default 736
+upscales a 182-pixel-wide poster fourfold at more cost for no more text. Lines are
 joined by spaces in rapidocr's reading order and ``clean``ed. ``poster_texts`` reads each
 poster's canvas and caches its text (producer ``ocr-text``) as UTF-8 in rows of
 ``MAX_BYTES`` bytes; only contents missing from the cache are read, in worker processes

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-DUAL_MAX = 12_000  # rows: the float64 Gram (1.2 GB) and a fold's copies stay under 3 GB
+DUAL_MAX = 12_000  # rows: above it, the float64 Gram (8 * rows**2 bytes) and copies grow too big
 DENSE_DF = 64  # columns in more rows than this are multiplied densely
 BLOCK = 4096  # dense columns at a time
 

@@ -3,7 +3,7 @@
 Plots are long and specific ("a retired hitman", "haunted"): on the training part's plots a
 linear model on TF-IDF of word 1-2-grams and character 3-5-grams beats one on MiniLM
 embeddings (``benchmarks/bench_plot_text.py``), and so does the fused model that reads its
-scores (README). The n-grams are hashed (``HashingVectorizer``, MurmurHash3, words and
+scores (docs/measurements.md). The n-grams are hashed (``HashingVectorizer``, MurmurHash3, words and
 characters in separate halves of 2**20 buckets), so a text becomes term ids without a fitted
 vocabulary: ``term_ids`` gives one int64 per distinct term, ``bucket * 1024 + count``. What
 is fitted on the training plots, once per content of those plots, labels and folds, is

@@ -1,5 +1,6 @@
 """Dropout with its mask drawn from random bytes: on the CPU, torch's dropout (a float
-Bernoulli draw per element) took as long as the layer's matmul; this mask costs a sixth.
+Bernoulli draw per element) costs about as much as the layer's matmul; this mask costs far
+less (``benchmarks/bench_training.py``).
 
 ``p`` is rounded to a multiple of 1/256 (0.2 -> 51/256); evaluation is the identity, as
 with ``nn.Dropout``, so graphs and weights are unchanged. The byte stream is seeded from

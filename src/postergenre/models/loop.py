@@ -6,8 +6,8 @@ What differs between models is passed in: the module (with ``logits(batch)``), i
 optimizer, how a batch of rows becomes the module's input on ``device`` (augmentation
 included), and how to set the module's training mode. Models whose work is matmuls (the
 heads, fusion) ask for ``bf16``: on a CPU with native bfloat16 (``native_bf16``) the training
-forward pass runs under autocast, 2.7× faster per matmul here; weights, the loss, validation
-and every prediction stay float32.
+forward pass runs under autocast, which makes the matmuls faster; weights, the loss,
+validation and every prediction stay float32.
 """
 
 from __future__ import annotations
