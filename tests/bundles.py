@@ -1,6 +1,6 @@
 """A small real model bundle, built in well under a second without any backbone.
 
-The graph is the production one (``BundleGraph``: canvas pixels -> ``pixel_source`` resize ->
+The graph is the production one (``BundleGraph``: canvas pixels -> ``Pixels`` resize ->
 a model's ``OneInput`` module) exported by ``export_graph`` and written by ``write_bundle``;
 only the model is a hand-set toy: the mean colour of the 24x24 resized poster, so that a red
 poster is most probably ``RED_GENRE``, a green one ``GENRES[1]`` and a blue one ``GENRES[2]``.
@@ -18,9 +18,9 @@ from torch import nn
 from postergenre.bundle.graph import OUTPUT, BundleGraph
 from postergenre.bundle.io import write_bundle
 from postergenre.evaluation.thresholds import DecisionRule
-from postergenre.features.fields import POSTER
 from postergenre.features.onnx_export import canvas_example, export_graph
-from postergenre.features.sources import Source, pixel_source
+from postergenre.features.specs import InputSpec, Pixels
+from postergenre.features.specs.poster import POSTER
 from postergenre.models.on_pixels import OneInput
 
 GENRES = ["Horror", "Drama", "Comedy"]  # red, green, blue channel: the genre the colour says
@@ -44,27 +44,28 @@ class MeanColour(nn.Module):
         return self.linear(pixels.mean(dim=(2, 3)))
 
 
-def declaration(sources: list[Source]) -> dict:
+def declaration(sources: list[InputSpec]) -> dict:
     """The ``inputs[]`` entry training writes for the poster field (``training.job._declare``)."""
     return {"name": "poster", "type": POSTER.type, "required": any(s.required for s in sources),
             "preprocessing": {**POSTER.preprocessing,
-                              "inputs": {s.name: s.preprocessing for s in sources}}}
+                              "inputs": {s.name: s.describe(None) for s in sources}}}
 
 
 def export_toy_graph(path: Path, n_genres: int = len(GENRES)) -> Path:
-    source = pixel_source(PIXELS_HW)
-    graph = BundleGraph(["poster"], [source], OneInput(source.name, MeanColour(n_genres)))
+    source = Pixels(PIXELS_HW)
+    graph = BundleGraph(["poster"], [source], {source.name: None}, OneInput(source.name, MeanColour(n_genres)))
     return export_graph(graph, path, {"poster": canvas_example}, output_names=(OUTPUT,))
 
 
 def build_bundle(out: Path, rule: DecisionRule | None = None,
-                 genres: list[str] | None = None) -> Path:
-    """A real format-2 bundle at ``out`` (a fresh folder); the graph file is made beside it."""
+                 genres: list[str] | None = None, info: dict | None = None) -> Path:
+    """A real format-2 bundle at ``out`` (a fresh folder); the graph file is made beside it.
+    ``info``: more of ``bundle.json`` (``data``: the dataset and split it was trained on)."""
     genres = list(genres or GENRES)
     rule = rule or DecisionRule(np.full(len(genres), 0.5, np.float32), None, True)
     graph_file = export_toy_graph(out.parent / f"{out.name}-graph.onnx", len(genres))
-    write_bundle(out, graph_file, genres, rule, [declaration([pixel_source(PIXELS_HW)])],
-                 info={"model": {"name": "mean-colour toy"}})
+    write_bundle(out, graph_file, genres, rule, [declaration([Pixels(PIXELS_HW)])],
+                 info={"model": {"name": "mean-colour toy"}, **(info or {})})
     graph_file.unlink()
     return out
 

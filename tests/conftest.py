@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import postergenre.features.specs  # noqa: F401 - registers the inputs' dataset columns
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 
 import numpy as np
+import onnx
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -19,10 +20,11 @@ from hypothesis import strategies as st
 from postergenre.bundle import io as bundle_io
 from postergenre.bundle import load_bundle
 from postergenre.bundle.format import DocumentError, check_document, safe_relative
+from postergenre.bundle.io import GENRES_KEY
 from postergenre.errors import UserError
 from postergenre.evaluation.thresholds import DecisionRule
-from postergenre.features.fields import POSTER
-from postergenre.features.sources import pixel_source
+from postergenre.features.specs import Pixels
+from postergenre.features.specs.poster import POSTER
 
 from .bundles import GENRES, PIXELS_HW, build_bundle, declaration, poster, read_doc, write_doc
 
@@ -77,7 +79,7 @@ def test_round_trip_keeps_genres_rule_and_inputs(built):
     assert b.rule.thresholds.tolist() == pytest.approx([0.3, 0.5, 0.7])
     assert b.rule.max_genres == 2 and b.rule.at_least_one is False
     assert b.thresholds.tolist() == b.rule.thresholds.tolist()
-    assert b.inputs == [declaration([pixel_source(PIXELS_HW)])]
+    assert b.inputs == [declaration([Pixels(PIXELS_HW)])]
     doc = read_doc(built)
     assert doc["format"] == 2 and doc["kind"] == "postergenre-bundle"
     assert doc["model"] == {"name": "mean-colour toy"}
@@ -159,6 +161,26 @@ def test_fewer_genres_than_the_graph_gives_is_refused(bundle):
 
     edit(bundle, change)
     refused(bundle, str(bundle / "model.onnx"), "2 probabilities")
+
+
+def test_swapped_genres_in_bundle_json_with_valid_checksums_are_refused(bundle):
+    edit(bundle, lambda d: d.update(genres=["Drama", "Horror", "Comedy"]))
+    doc = read_doc(bundle)
+    for name, entry in doc["files"].items():  # every checksum still holds: only names moved
+        assert hashlib.sha256((bundle / name).read_bytes()).hexdigest() == entry["sha256"]
+    refused(bundle, str(bundle / "model.onnx"), "['Horror', 'Drama', 'Comedy']",
+            "['Drama', 'Horror', 'Comedy']", "altered")
+
+
+def test_graph_that_does_not_name_its_genres_is_refused_with_a_retrain_hint(bundle):
+    graph = onnx.load(str(bundle / "model.onnx"))
+    assert json.loads({p.key: p.value for p in graph.metadata_props}[GENRES_KEY]) == GENRES
+    del graph.metadata_props[:]  # as an older postergenre wrote it
+    onnx.save(graph, str(bundle / "model.onnx"))
+    data = (bundle / "model.onnx").read_bytes()
+    edit(bundle, lambda d: d["files"]["model.onnx"].update(
+        sha256=hashlib.sha256(data).hexdigest(), bytes=len(data)))
+    refused(bundle, str(bundle / "model.onnx"), "does not name its genres", "retrain")
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0, 0.0, 1, 1.0, -0.2, 1.5])
@@ -370,7 +392,7 @@ VALID = {
     "genres": ["Horror", "Drama", "Comedy"],
     "decision": {"type": "per-genre-thresholds+cap", "thresholds": [0.3, 0.5, 0.7],
                  "max_genres": 2, "at_least_one": True},
-    "inputs": [declaration([pixel_source(PIXELS_HW)])],
+    "inputs": [declaration([Pixels(PIXELS_HW)])],
     "graphs": {"model": {"file": "model.onnx", "inputs": ["poster"], "output": "probabilities"}},
     "files": {"model.onnx": {"sha256": "0" * 64, "bytes": 1549}},
     "model": {"name": "toy"},

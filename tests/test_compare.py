@@ -4,6 +4,7 @@ baselines; other splits, other genre sets and unfinished runs are refused."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -11,10 +12,17 @@ import pytest
 import torch
 from torch import nn
 
+from postergenre.bundle.graph import OUTPUT
+from postergenre.bundle.io import write_bundle
 from postergenre.cli import main
 from postergenre.compare import compare, measure_throughput
 from postergenre.errors import UserError
-from postergenre.features.onnx_export import export_module
+from postergenre.evaluation.thresholds import DecisionRule
+from postergenre.features.onnx_export import export_graph
+from postergenre.features.specs import FIELDS
+
+from .bundles import build_bundle
+from .records import fake_record
 
 GENRES = [f"genre{i:02d}" for i in range(24)]
 
@@ -25,7 +33,6 @@ def fake_run(
     split: str,
     macro_map: float,
     n_train=800,
-    bench=None,
     genres=GENRES,
     settings: str | None = "made-up settings",
     finished=True,
@@ -33,48 +40,10 @@ def fake_run(
 ):
     """A run folder as ``train`` writes it (metrics.json + config.json, then the COMPLETE
     marker), numbers and config made up. ``settings=None``: an older run that recorded none."""
-    cfg = {"model": model, "train_subset": None, "cv_rounds": None, **config}
-    metrics = {
-        k: macro_map
-        for k in (
-            "macro_map",
-            "micro_ap",
-            "macro_roc_auc",
-            "macro_f1",
-            "micro_f1",
-            "samples_f1",
-            "subset_accuracy",
-        )
-    }
-    metrics["hamming_loss"] = 1 - macro_map
-    summary = {
-        "config": cfg,
-        "model": {"name": model, "device": "cpu", "settings": settings},
-        "split": {"fingerprint": split},
-        "data": {"n_train": n_train, "n_test": 200, "genres": list(genres)},
-        "cv": {
-            "summary": {
-                "n_folds": 5,
-                "metrics": {k: {"mean": v - 0.01, "std": 0.02, "n": 5} for k, v in metrics.items()},
-            }
-        },
-        "test": metrics,
-        "baselines": {
-            "prevalence": {**metrics, "macro_map": 0.1, "baseline": {"rule": "p = prevalence"}},
-            "best_constant": {
-                **metrics,
-                "macro_map": 0.1,
-                "micro_f1": 0.3,
-                "baseline": {"rule": "one label set"},
-            },
-        },
-        "timings": {"total_s": 61.0},
-    }
-    if bench:
-        summary["benchmark"] = bench
+    record = fake_record(model, split, macro_map, list(genres), n_train, settings, config)
     folder.mkdir(parents=True)
-    (folder / "metrics.json").write_text(json.dumps(summary))
-    (folder / "config.json").write_text(json.dumps(cfg))
+    (folder / "metrics.json").write_text(json.dumps(record))
+    (folder / "config.json").write_text(json.dumps(record["config"]))
     if finished:
         (folder / "COMPLETE").write_text("")
     return folder
@@ -82,8 +51,8 @@ def fake_run(
 
 def test_leaderboard_lists_runs_on_one_split_with_baselines(tmp_path, capsys):
     runs = tmp_path / "runs"
-    fake_run(runs / "frozen", "head", "abc", 0.40, bench={"bare_posters_per_s": 120.0})
-    fake_run(runs / "seed", "seed-cnn", "abc", 0.20, n_train=300, bench={"throughput": 900.0})
+    fake_run(runs / "frozen", "head", "abc", 0.40)
+    fake_run(runs / "seed", "seed-cnn", "abc", 0.20, n_train=300)
     fake_run(runs / "other", "head", "zzz", 0.90)
     board = compare([runs], measure=False)
     t = board.table
@@ -91,7 +60,7 @@ def test_leaderboard_lists_runs_on_one_split_with_baselines(tmp_path, capsys):
     assert list(t["run"]) == ["frozen", "seed", "baseline: prevalence", "baseline: best_constant"]
     assert list(t["model"][:2]) == ["head", "seed-cnn"]
     assert t.loc[0, "cv_macro_map"] == pytest.approx(0.39) and t.loc[0, "cv_macro_map_std"] == 0.02
-    assert t.loc[1, "predict_per_s"] == 900.0 and t.loc[0, "train_s"] == 61.0
+    assert t["predict_per_s"].isna().all() and t.loc[0, "train_s"] == 61.0  # not measured
     assert t.loc[2, "cv_macro_map"] is None or np.isnan(t.loc[2, "cv_macro_map"])
     assert any("zzz" in why for why in board.refused.values())
     md = board.to_markdown()
@@ -113,22 +82,6 @@ def test_leaderboard_lists_runs_on_one_split_with_baselines(tmp_path, capsys):
     assert (tmp_path / "lb" / "leaderboard.md").read_text().startswith("All runs on split abc")
     with pytest.raises(UserError, match="no run made on split"):
         compare([runs], split_fingerprint="nope", measure=False)
-
-
-class MeanColour(nn.Module):
-    """A stand-in bundle graph: canvas pixels -> three "genre" probabilities."""
-
-    def forward(self, pixels):
-        return torch.sigmoid(pixels.mean(dim=(2, 3)) / 255.0)
-
-
-def test_throughput_is_measured_from_the_bundle(tmp_path):
-    run = fake_run(tmp_path / "run", "seed-cnn", "abc", 0.2)
-    (run / "model").mkdir()
-    export_module(MeanColour(), run / "model" / "model.onnx", output_names=("probabilities",))
-    assert measure_throughput(run, seconds=0.2) > 0
-    board = compare([run], seconds=0.2)
-    assert board.table.loc[0, "predict_per_s"] > 0 and "measured now" in board.notes[0]
 
 
 def test_runs_trained_on_other_genres_are_refused(tmp_path):
@@ -176,7 +129,7 @@ def test_unfinished_runs_are_refused(tmp_path, capsys):
     board = compare([runs], measure=False)
     assert list(board.table["run"][:1]) == ["done"] and len(board.table) == 3
     assert board.refused[str(running)] == "unfinished (no COMPLETE marker)"
-    assert board.refused[str(marker_only)].startswith("metrics.json unreadable")
+    assert board.refused[str(marker_only)] == "metrics.json: missing"
     assert f"Not listed: {running}: unfinished (no COMPLETE marker)" in board.to_markdown()
     assert main(["compare", str(running), "--no-throughput"]) == 2
     err = capsys.readouterr().err.strip()
@@ -191,3 +144,115 @@ def test_settings_come_from_the_run_without_naming_models(tmp_path):
     settings = dict(zip(board.table["run"], board.table["settings"], strict=True))
     assert settings["new"] == "relu/adam, 200x200"  # what the run recorded
     assert settings["old"] == "finetune, train subset 1500" and settings["older"] == "head"
+
+
+class PosterTitleYear(nn.Module):
+    """A stand-in fused graph: poster canvas, title token ids and year -> genre probabilities
+    (each input moves the output, so none is optimised away)."""
+
+    def __init__(self, n_genres: int):
+        super().__init__()
+        self.linear = nn.Linear(3, n_genres)
+
+    def forward(self, poster, title, year):
+        features = torch.stack([poster.mean(dim=(1, 2, 3)) / 255.0,
+                                (title != 0).float().mean(dim=1), year[:, 0] / 2000.0], dim=1)
+        return torch.sigmoid(self.linear(features))
+
+
+def fused_bundle(out, genres: list[str]):
+    """A real format-2 bundle whose graph takes three declared inputs, as a fused model's does
+    (the default model's graph takes poster, title, year and plot)."""
+    fields = ["poster", "title", "year"]
+    graph_file = export_graph(PosterTitleYear(len(genres)), out.parent / "fused.onnx",
+                              {f: FIELDS[f].example for f in fields}, output_names=(OUTPUT,),
+                              more_axes={f: FIELDS[f].axes for f in fields})
+    declared = [{"name": f, "type": FIELDS[f].type, "required": f == "poster",
+                 "preprocessing": {**FIELDS[f].preprocessing, "inputs": {}}} for f in fields]
+    rule = DecisionRule(np.full(len(genres), 0.5, np.float32), None, True)
+    write_bundle(out, graph_file, genres, rule, declared, info={"model": {"name": "toy"}})
+    graph_file.unlink()
+    return out
+
+
+def test_throughput_is_measured_on_every_input_the_bundle_declares(tmp_path, capsys):
+    genres = GENRES[:3]
+    runs = tmp_path / "runs"
+    head = fake_run(runs / "head", "head", "abc", 0.3, genres=genres)
+    fused = fake_run(runs / "fusion", "fusion", "abc", 0.4, genres=genres)
+    build_bundle(head / "model", genres=genres)
+    fused_bundle(fused / "model", genres)
+    assert [i["name"] for i in json.loads((fused / "model" / "bundle.json").read_text())[
+        "inputs"]] == ["poster", "title", "year"]
+    assert measure_throughput(fused, seconds=0.2, batch_size=4) > 0
+    board = compare([runs], seconds=0.2, threads=1)
+    speeds = dict(zip(board.table["run"], board.table["predict_per_s"], strict=True))
+    assert speeds["head"] > 0 and speeds["fusion"] > 0, speeds
+    assert not board.refused and any("measured now" in n for n in board.notes)
+    assert main(["compare", "--runs", str(runs), "--seconds", "0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "leaderboard (split abc, 3 genres)" in out and "measured now" in out
+    # a run without a bundle has no figure; a broken bundle is a note, not a traceback
+    (fused / "model" / "model.onnx").write_bytes(b"not a graph")
+    shutil.rmtree(head / "model")
+    board = compare([runs], seconds=0.2)
+    assert board.table["predict_per_s"].isna().all()
+    assert any(n.startswith(f"predict posters/s of {fused}: not measured (")
+               and "checksum mismatch" in n for n in board.notes), board.notes
+
+
+def write_metrics(run, edit) -> None:
+    """Change the run's metrics.json by ``edit(record)``, written as Python's json writes it
+    (NaN and Infinity included)."""
+    record = json.loads((run / "metrics.json").read_text())
+    edit(record)
+    (run / "metrics.json").write_text(json.dumps(record))
+
+
+BAD_RECORDS = {
+    "inf-string": (lambda m: m["test"].update(macro_map="inf"),
+                   "metrics.json: test.macro_map must be a finite number, not 'inf'"),
+    "nan": (lambda m: m["cv"]["summary"]["metrics"]["macro_f1"].update(mean=float("nan")),
+            "metrics.json: cv.summary.metrics.macro_f1.mean must be a finite number, not nan"),
+    "infinity": (lambda m: m["baselines"]["prevalence"].update(micro_f1=float("inf")),
+                 "metrics.json: baselines.prevalence.micro_f1 must be a finite number, not inf"),
+    "unknown-key": (lambda m: m["test"].update(macro_mAP=0.99),
+                    "metrics.json: test.macro_mAP is an unknown key"),
+    "missing-key": (lambda m: m.pop("timings"), "metrics.json: timings is missing"),
+    "list-not-object": (lambda m: m["test"].update(per_genre=[0.99]),
+                        "metrics.json: test.per_genre must be an object, not a list"),
+    "string-count": (lambda m: m["data"].update(n_train="800"),
+                     "metrics.json: data.n_train must be a whole number, not '800'"),
+    "short-thresholds": (lambda m: m["decision"].update(thresholds=[0.5]),
+                         "metrics.json: decision.thresholds must hold one number per genre "
+                         "(24), not 1"),
+}
+
+
+def test_a_run_with_an_invalid_record_is_listed_with_file_and_key_and_never_ranked(tmp_path,
+                                                                                   capsys):
+    runs = tmp_path / "runs"
+    fake_run(runs / "good", "head", "abc", 0.30)
+    for name, (edit, _) in BAD_RECORDS.items():
+        write_metrics(fake_run(runs / name, "head", "abc", 0.987654), edit)
+    board = compare([runs], measure=False)
+    assert list(board.table["run"]) == ["good", "baseline: prevalence", "baseline: best_constant"]
+    assert set(board.records) == {str(runs / "good")}
+    for name, (_, why) in BAD_RECORDS.items():
+        assert board.refused[str(runs / name)] == why, name
+    md = board.to_markdown()
+    assert "0.988" not in md and "0.987" not in md  # no number of a refused record is printed
+    for name, (_, why) in BAD_RECORDS.items():
+        assert f"Not listed: {runs / name}: {why}" in md
+    assert main(["compare", "--runs", str(runs), "--no-throughput", "--out",
+                 str(tmp_path / "lb")]) == 0
+    out = capsys.readouterr().out
+    assert "not listed" in out and "0.988" not in out
+    assert "0.988" not in (tmp_path / "lb" / "leaderboard.csv").read_text()
+    written = (tmp_path / "lb" / "leaderboard.md").read_text()
+    assert "inf-string: metrics.json: test.macro_map must be a finite number, not 'inf'" in written
+    # every run invalid: one line naming the first run's file and key
+    only_bad = tmp_path / "bad"
+    write_metrics(fake_run(only_bad / "a", "head", "abc", 0.3), BAD_RECORDS["nan"][0])
+    with pytest.raises(UserError, match=r"a: metrics.json: cv\.summary\.metrics\.macro_f1\.mean"):
+        compare([only_bad], measure=False)

@@ -18,10 +18,10 @@ from postergenre.data.dataset import load_dataset
 from postergenre.data.splits import TEST, load_or_make_split
 from postergenre.errors import UserError
 from postergenre.features.canvas import load_canvas, to_batch
-from postergenre.features.fields import FIELDS
+from postergenre.features.specs import FIELDS
 from postergenre.features.inputs import Inputs
 from postergenre.features.runtime import open_session
-from postergenre.features.sources import embedding_source
+from postergenre.features.specs import BackboneEmbedding
 from postergenre.models.base import Estimator
 from postergenre.models.ensemble import FoldEnsemble
 from postergenre.models.registry import MODELS, get_model
@@ -85,13 +85,16 @@ def movies(paths, y) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def make_inputs(sources, paths, cache, y) -> Inputs:
+def make_inputs(sources, paths, cache, y) -> tuple[Inputs, dict]:
+    """The inputs of the movies, and each input's fitted state."""
     frame = movies(paths, y)
-    arrays, masks = {}, {}
+    arrays, masks, fitted = {}, {}, {}
     for s in sources:
-        arrays[s.name], masks[s.name], missing = s.make(frame, cache, False, None)
+        fitted[s.name] = s.fit(frame, cache)
+        arrays[s.name], masks[s.name], missing = s.make(fitted[s.name], frame, cache, False,
+                                                        None)
         assert s.required is False or not missing
-    return Inputs(arrays, masks)
+    return Inputs(arrays, masks), fitted
 
 
 def graph_feeds(sources, paths, y) -> dict[str, np.ndarray]:
@@ -111,8 +114,8 @@ def test_every_model_follows_the_contract(name, posters, tmp_path):
     paths, y, cache = posters
     config = tiny_config(name)
     choice = get_model(name)
-    sources = choice.sources(config)
-    inputs = make_inputs(sources, paths, cache, y)
+    sources = choice.inputs(config)
+    inputs, fitted = make_inputs(sources, paths, cache, y)
     fit, val = np.arange(36) < 24, np.arange(36) >= 24
     model = choice.make(config, [s.name for s in sources])
     assert isinstance(model, Estimator)
@@ -124,7 +127,7 @@ def test_every_model_follows_the_contract(name, posters, tmp_path):
     assert np.all((p >= 0) & (p <= 1))
     assert min(roc_auc_score(y[val, j], p[val, j]) for j in range(2)) > 0.7  # it learned
 
-    graph = export_bundle_graph(model, sources, tmp_path / "graph.onnx")
+    graph = export_bundle_graph(model, sources, fitted, tmp_path / "graph.onnx")
     got = open_session(graph).run(None, graph_feeds(sources, paths, y))[0]
     # the graph decodes nothing itself: it sees the canvas; cached pixels were rounded to
     # uint8 after resizing, so pixel models may differ by that rounding. Training movies'
@@ -136,8 +139,8 @@ def test_fold_ensemble_averages_members_in_predictions_and_graph(posters, tmp_pa
     paths, y, cache = posters
     config = tiny_config("head")
     choice = get_model("head")
-    sources = choice.sources(config)
-    inputs = make_inputs(sources, paths, cache, y)
+    sources = choice.inputs(config)
+    inputs, fitted = make_inputs(sources, paths, cache, y)
     members = []
     for seed in (1, 2):
         config.head.seed = seed
@@ -148,7 +151,7 @@ def test_fold_ensemble_averages_members_in_predictions_and_graph(posters, tmp_pa
     np.testing.assert_allclose(p, (members[0].predict_proba(inputs)
                                    + members[1].predict_proba(inputs)) / 2, atol=1e-6)
     assert not np.allclose(members[0].predict_proba(inputs), members[1].predict_proba(inputs))
-    graph = export_bundle_graph(ensemble, sources, tmp_path / "ens.onnx")
+    graph = export_bundle_graph(ensemble, sources, fitted, tmp_path / "ens.onnx")
     got = open_session(graph).run(None, {"poster": to_batch([load_canvas(q) for q in paths])})
     np.testing.assert_allclose(got[0], p, atol=2e-3)
     assert len(ensemble.history) == sum(len(m.history) for m in members)
@@ -156,19 +159,19 @@ def test_fold_ensemble_averages_members_in_predictions_and_graph(posters, tmp_pa
 
 def test_tta_is_inside_the_exported_graph(posters):
     paths, y, cache = posters
-    plain, tta = embedding_source(FAST), embedding_source(FAST, tta=True)
+    plain, tta = BackboneEmbedding(FAST), BackboneEmbedding(FAST, tta=True)
     assert plain.name != tta.name
-    assert plain.producer(cache).store.dir != tta.producer(cache).store.dir
+    assert plain.producer(None, cache).store.dir != tta.producer(None, cache).store.dir
     canvas = torch.from_numpy(to_batch([load_canvas(paths[0])]))
     with torch.no_grad():
-        make_plain, make_tta = plain.graph_module(), tta.graph_module()
+        make_plain, make_tta = plain.graph_module(None), tta.graph_module(None)
         expected = (make_plain(canvas) + make_plain(canvas.flip(dims=[3]))) / 2
         np.testing.assert_allclose(make_tta(canvas), expected, atol=1e-5)
         assert not torch.allclose(make_tta(canvas), make_plain(canvas), atol=1e-3)
-    cached = make_inputs([tta], paths[:1], cache, y[:1])[tta.name]
+    cached = make_inputs([tta], paths[:1], cache, y[:1])[0][tta.name]
     identity = torch.nn.Module()
     identity.forward = lambda inputs: inputs[tta.name]
-    graph = BundleGraph(["poster"], [tta], identity)
+    graph = BundleGraph(["poster"], [tta], {tta.name: None}, identity)
     with torch.no_grad():
         np.testing.assert_allclose(graph(canvas).numpy(), cached, atol=2e-3)
 

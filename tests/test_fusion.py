@@ -12,8 +12,9 @@ import torch
 
 from postergenre.cli import main
 from postergenre.features import text as text_module
-from postergenre.features.fields import FIELDS
-from postergenre.features.sources import text_source, year_source
+from postergenre.features.specs import FIELDS
+from postergenre.features.specs import title
+from postergenre.features.specs.year import YearInput
 from postergenre.features.terms import COUNT
 from postergenre.features.text import MiniLM, clean, token_ids
 from postergenre.features.year import encode, parse_year
@@ -85,19 +86,17 @@ def test_sources_mask_missing_values_and_cache_texts(tmp_path, monkeypatch):
     rows = pd.DataFrame({"id": ["a", "b", "c"], "title": ["Alien", "", None],
                          "year": [1979, "n/a", 3000],
                          "plot": [None, "A crew meets a creature.", ""]})
-    title, mask, _ = text_source("title", 32).make(rows, tmp_path, False, None)
-    assert mask.tolist() == [True, False, False] and not title[1:].any()
-    years, ymask, why = year_source().make(rows, tmp_path, False, None)
+    title_rows, mask, _ = title.minilm().make(None, rows, tmp_path, False, None)
+    assert mask.tolist() == [True, False, False] and not title_rows[1:].any()
+    years, ymask, why = YearInput().make(None, rows, tmp_path, False, None)
     assert ymask.tolist() == [True, False, False] and set(why) == {"b", "c"}
-    plot, pmask, _ = text_source("plot", 256).make(rows, tmp_path, False, None)
-    assert pmask.tolist() == [False, True, False]
 
     def no_encoder(*args, **kwargs):
         raise AssertionError("texts were encoded again")
 
     monkeypatch.setattr("postergenre.features.runtime.open_session", no_encoder)
-    again, _, _ = text_source("title", 32).make(rows, tmp_path, False, None)
-    np.testing.assert_array_equal(again, title)
+    again, _, _ = title.minilm().make(None, rows, tmp_path, False, None)
+    np.testing.assert_array_equal(again, title_rows)
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +122,19 @@ def fused(tmp_path_factory):
 
 
 def test_fused_bundle_declares_optional_inputs_and_scores_the_test_part(fused):
-    _, _, run = fused
+    _, data, run = fused
     meta = json.loads((run / "model" / "bundle.json").read_text())
     inputs = {i["name"]: i for i in meta["inputs"]}
     assert set(inputs) == {"poster", "title", "year", "plot"}
     assert inputs["poster"]["required"] and not inputs["title"]["required"]
+    # the plot is read as TF-IDF genre scores (MiniLM reads the title only)
+    assert list(inputs["plot"]["preprocessing"]["inputs"]) == ["plot:tfidf"]
+    assert list(inputs["title"]["preprocessing"]["inputs"]) == ["title:minilm"]
     m = json.loads((run / "metrics.json").read_text())
+    assert [n for n in m["model"]["inputs"] if n.startswith("plot")] == ["plot:tfidf"]
+    movies = pd.read_csv(data / "movies.csv")
+    with_plot = int(movies["plot"].notna().sum())
+    assert f"plot:tfidf: {with_plot} of {len(movies)} movies have it" in m["data"]["inputs"]
     assert m["test"]["macro_map"] > 0.9
     assert any("year:encoding: " in n and "treated as missing" in n for n in m["data"]["inputs"])
     table = m["ablation"]
@@ -153,6 +159,11 @@ def test_predict_with_and_without_metadata(fused, capsys):
     assert fed["inputs"] == ["poster", "title"]  # the absurd year and empty plot are left out
     assert "note: year '3000' is outside" in out.err and "Traceback" not in out.err
     assert fed["probabilities"] != bare["probabilities"]
+    assert main(["predict", str(run / "model"), str(poster), "--title", "Night of the Dead",
+                 "--plot", "A story of comedy.", "--json"]) == 0
+    plotted = json.loads(capsys.readouterr().out)
+    assert plotted["inputs"] == ["poster", "title", "plot"]  # its TF-IDF scores, in the graph
+    assert plotted["probabilities"]["Comedy"] > fed["probabilities"]["Comedy"]
     assert main(["predict", str(run / "model"), str(poster), "--metadata",
                  str(data / "movies.csv"), "--json"]) == 0
     assert "title" in json.loads(capsys.readouterr().out)["inputs"]
@@ -185,7 +196,7 @@ def test_a_second_train_encodes_and_fits_no_text(fused, monkeypatch):
 
         return type(producer)(**{**producer.__dict__, "transform": counted})
 
-    monkeypatch.setattr("postergenre.features.sources.text_producer", counting)
+    monkeypatch.setattr("postergenre.features.specs.minilm.text_producer", counting)
 
     def no_fit(*args, **kwargs):
         raise AssertionError("the plot's TF-IDF was fitted again")

@@ -16,7 +16,7 @@ from postergenre.cli import main
 from postergenre.data.images import content_hash, read_file
 from postergenre.features.canvas import load_canvas, to_batch
 from postergenre.features.embeddings import embed, embedding_store
-from postergenre.features.fields import poster_canvas
+from postergenre.features.specs import poster_canvas
 from postergenre.features.producer import (
     Producer,
     load_poster,
@@ -25,7 +25,7 @@ from postergenre.features.producer import (
 )
 from postergenre.features.quantize import calibration_set
 from postergenre.features.runtime import open_session
-from postergenre.features.sources import embedding_source
+from postergenre.features.specs import BackboneEmbedding
 from postergenre.predict import predict_records
 from postergenre.training import TrainConfig
 
@@ -57,17 +57,17 @@ def test_calibration_is_seeded_by_content_and_draws_only_training_posters(tmp_pa
 
     rows = pd.DataFrame({"path": paths[:6], "sha256": hashes[:6],
                          "train": [True, True, False, True, False, True]})
-    source = embedding_source(BACKBONE, precision="int8")
+    source = BackboneEmbedding(BACKBONE, precision="int8")
     seen = {}
 
-    def fake_producer(spec, cache_dir, calibration):
+    def fake_producer(spec, cache_dir, calibration, **kwargs):
         seen["hashes"] = calibration.hashes
         raise RuntimeError("stop here")
 
     mp = pytest.MonkeyPatch()
-    mp.setattr("postergenre.features.sources.embedding_producer", fake_producer)
+    mp.setattr("postergenre.features.specs.poster.embedding_producer", fake_producer)
     with pytest.raises(RuntimeError, match="stop here"):
-        source.make(rows, tmp_path, False, None)
+        source.producer(source.fit(rows, tmp_path), tmp_path)
     mp.undo()
     assert set(seen["hashes"]) == {hashes[i] for i in (0, 1, 3, 5)}
 

@@ -30,7 +30,7 @@ from postergenre.evaluation import (
     thresholds_to_dict,
 )
 from postergenre.evaluation.metrics import SCALAR_KEYS
-from postergenre.evaluation.report import HEADLINE
+from postergenre.evaluation.metrics import HEADLINE
 
 pytestmark = pytest.mark.filterwarnings("error")  # no warning spam, rare genres included
 

@@ -11,6 +11,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from postergenre.cli import main
+from postergenre.features.engine import ProcessEngine
+from postergenre.features.ocr import ocr_producer
 from postergenre.training.ablation import subsets
 
 WORDS = {"Horror": "HORROR", "Comedy": "COMEDY", "Drama": "DRAMA"}
@@ -70,16 +72,31 @@ def test_predict_reads_the_poster_text_itself(ocr_run, capsys):
     assert "ocr" in out["inputs"] and "poster" in out["inputs"]
 
 
+def text_store(cache) -> dict[str, tuple[int, int]]:
+    """The poster-text store's files: {name: (size, mtime)}. Text read anew is stored here as
+    a new shard, whichever process read it (workers send their rows back to be stored)."""
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in ocr_producer(cache).store.dir.iterdir()}
+
+
 def test_a_second_train_reads_no_poster_text(ocr_run, monkeypatch):
     root, data, _ = ocr_run
-    calls = []
-    monkeypatch.setattr("postergenre.features.ocr.ocr_text",
-                        lambda image: calls.append(1) or "")
+    cache = root / "cache"
+    assert len(ocr_producer(cache).store) == 30  # the first train stored every poster's text
+    before = text_store(cache)
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("a poster's text was read again")
+
+    # posters are read here (a batch or less) or by worker processes that ProcessEngine.run
+    # starts; spawned, they would not see a patched ocr_text
+    monkeypatch.setattr("postergenre.features.ocr.ocr_text", no_reading)
+    monkeypatch.setattr(ProcessEngine, "run", no_reading)
     argv = ["train", str(data), "--out", str(root / "again"), "--ocr", "--folds", "3",
-            "--min-support", "5", "--backbones", "mobilenet_v2", "--cache", str(root / "cache"),
+            "--min-support", "5", "--backbones", "mobilenet_v2", "--cache", str(cache),
             "--cv-rounds", "1"]
     assert main(argv) == 0
-    assert calls == []
+    assert text_store(cache) == before
 
 
 def test_ablation_rows_show_what_ocr_adds():

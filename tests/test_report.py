@@ -13,19 +13,20 @@ import pytest
 
 from postergenre.cli import main
 from postergenre.evaluation import compute_metrics
-from postergenre.evaluation.report import HEADLINE
+from postergenre.evaluation.metrics import HEADLINE
 from postergenre.report import build_leaderboard, build_report
 from postergenre.report.bootstrap import (
-    HEADLINE_KEYS,
+    METRIC_KEYS,
     PER_GENRE_KEYS,
     bootstrap_intervals,
     resample_counts,
     weighted_metrics,
 )
 from postergenre.report.figures import genre_colours
-from postergenre.report.html import Numbers, lookup
+from postergenre.report.html import Numbers
 from postergenre.report.load import load_run
 from postergenre.report.model import ablation
+from postergenre.training.record import RunRecord
 
 from .test_train import colour_dataset
 
@@ -43,6 +44,13 @@ def built(tmp_path_factory):
                  "--cache", str(tmp / "cache")]) == 0
     out = build_report(run, tmp / "report.html")
     return run, out, json.loads((run / "metrics.json").read_text())
+
+
+def lookup(doc, path):
+    """The value at a JSON path of a document (``metrics.json``)."""
+    for key in path:
+        doc = doc[key]
+    return doc
 
 
 class Tags(HTMLParser):
@@ -144,7 +152,7 @@ def test_bootstrap_is_seeded_and_covers_the_test_figures(built):
     a = bootstrap_intervals(run.y, run.prob, run.pred, run.genres, 500, seed=7)
     assert a == bootstrap_intervals(run.y, run.prob, run.pred, run.genres, 500, seed=7)
     assert a != bootstrap_intervals(run.y, run.prob, run.pred, run.genres, 500, seed=8)
-    for key in HEADLINE_KEYS:
+    for key in METRIC_KEYS:
         low, high = a["metrics"][key]
         assert low <= metrics["test"][key] <= high, key
     for g in run.genres:
@@ -161,7 +169,7 @@ def test_unit_weights_give_the_run_s_own_test_metrics(built):
     run_dir, _, metrics = built
     run = load_run(run_dir)
     values = weighted_metrics(run.y, run.prob, run.pred, np.ones((1, len(run.y)), np.float32))
-    for key in HEADLINE_KEYS:
+    for key in METRIC_KEYS:
         assert values[key][0] == pytest.approx(metrics["test"][key], abs=1e-9), key
     for j, g in enumerate(run.genres):
         for key in PER_GENRE_KEYS:
@@ -181,7 +189,7 @@ def test_resampled_weights_equal_metrics_of_the_resampled_rows():
     for b in range(len(w)):
         rows = np.repeat(np.arange(len(y)), w[b].astype(int))
         expected = compute_metrics(y[rows], prob[rows], pred[rows], genres)
-        for key in HEADLINE_KEYS:
+        for key in METRIC_KEYS:
             got = values[key][b]
             assert (np.isnan(got) if expected[key] is None
                     else got == pytest.approx(expected[key], abs=1e-9)), key
@@ -209,14 +217,15 @@ def test_the_file_is_self_contained(built):
 def test_ablation_is_shown_when_recorded_and_explained_when_not(built):
     run_dir, _, metrics = built
     run = load_run(run_dir)
-    assert "one input" in ablation(run, Numbers(run.metrics))
+    assert "one input" in ablation(run, Numbers(run.record))
     several = json.loads(json.dumps(metrics))
     several["model"]["inputs"] = ["poster:a", "poster:b"]
-    run.metrics = several
-    assert "none of them is optional" in ablation(run, Numbers(several))
+    run.record = RunRecord.from_json(several)
+    assert "none of them is optional" in ablation(run, Numbers(run.record))
     several["ablation"] = {"poster+title": {"all": {"macro_map": 0.5, "macro_f1": 0.25,
                                                     "micro_f1": 0.125, "n": 9}}}
-    html = ablation(run, Numbers(several))
+    run.record = RunRecord.from_json(several)
+    html = ablation(run, Numbers(run.record))
     assert 'data-metric="[&quot;ablation&quot;, &quot;poster+title&quot;, &quot;all&quot;, ' \
            '&quot;macro_map&quot;]"' in html and ">0.500<" in html and ">0.125<" in html
 
@@ -289,3 +298,32 @@ def test_chromium_opens_the_report_from_disk(built, tmp_path):
             assert im.width >= 1000 and im.height >= min_height
             colours = im.convert("RGB").resize((64, 64)).getcolors(64 * 64)
             assert len(colours) > 50  # not a blank page
+
+
+def test_a_run_whose_record_is_invalid_is_refused_with_file_and_key(built, tmp_path, capsys):
+    run_dir, _, metrics = built
+    runs = tmp_path / "runs"
+    shutil.copytree(run_dir, runs / "good")
+    bad = shutil.copytree(run_dir, runs / "bad")
+    broken = json.loads(json.dumps(metrics))
+    broken["test"]["macro_map"] = "inf"
+    (bad / "metrics.json").write_text(json.dumps(broken))
+    capsys.readouterr()
+    assert main(["report", str(bad), "--out", str(tmp_path / "bad.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"error: {bad / 'metrics.json'}: test.macro_map must be a finite number, "
+                   "not 'inf'")
+    assert not (tmp_path / "bad.html").exists()
+    (bad / "metrics.json").write_text(json.dumps(metrics))
+    (bad / "history.json").write_text('{"folds": [[{"epoch": NaN}]], "final": []}')
+    assert main(["report", str(bad), "--out", str(tmp_path / "bad.html")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {bad / 'history.json'}: folds[0][0].epoch must be a finite number, not nan")
+    # the leaderboard of the folder lists the good run and names the bad one's file and key
+    (bad / "metrics.json").write_text(json.dumps(broken))
+    out = build_leaderboard(runs, tmp_path / "board.html")
+    tags = parse(out)
+    assert {n["data-run"] for n in tags.numbers if "data-run" in n} == {str(runs / "good")}
+    text = out.read_text(encoding="utf-8")
+    assert (f"Not listed: {bad}: metrics.json: test.macro_map must be a finite number, not "
+            "&#x27;inf&#x27;") in text

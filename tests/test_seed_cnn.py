@@ -18,7 +18,7 @@ from postergenre.features.canvas import CANVAS_HW, load_canvas
 from postergenre.features.inputs import Inputs
 from postergenre.features.onnx_export import canvas_example, export_graph
 from postergenre.features.runtime import open_session
-from postergenre.features.sources import pixel_source
+from postergenre.features.specs import Pixels
 from postergenre.models.finetune import FineTuneClassifier, FineTuneConfig, trunk_blocks
 from postergenre.models.heads import HeadConfig
 from postergenre.models.on_pixels import OneInput
@@ -52,8 +52,8 @@ def test_architecture_is_the_prototypes():
 def test_graph_takes_the_canvas_and_resizes_inside(tmp_path):
     torch.manual_seed(0)
     model = SeedCNN(3, "tanh", (40, 40)).eval()
-    source = pixel_source((40, 40))
-    graph = BundleGraph(["poster"], [source], OneInput(source.name, model)).eval()
+    source = Pixels((40, 40))
+    graph = BundleGraph(["poster"], [source], {source.name: None}, OneInput(source.name, model)).eval()
     canvas = torch.rand(2, 3, *CANVAS_HW) * 255
     with torch.no_grad():
         direct = torch.sigmoid(model.logits(pixels.resize_like_graph(canvas, (40, 40))))

@@ -159,7 +159,7 @@ def test_the_index_is_compact_checked_and_registered(served, tmp_path):
 def test_records_carry_every_declared_field_and_report_what_was_used():
     """A bundle that declares more fields (here the year) gets them; absent optional ones
     get the field's absent row and are not counted as used."""
-    from postergenre.features.fields import FIELDS
+    from postergenre.features.specs import FIELDS
     from postergenre.serve import uploads
 
     if "year" not in FIELDS:

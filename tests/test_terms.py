@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from postergenre.features import terms
-from postergenre.features.fields import FIELDS
-from postergenre.features.sources import plot_terms_source
+from postergenre.features.specs import FIELDS
+from postergenre.features.specs.plot import PlotTerms
 
 WORDS = {"Horror": "ghost haunted scream blood night terror",
          "Comedy": "laugh wedding funny mix-up party joke",
@@ -33,35 +33,40 @@ def plots(n: int, seed: int = 0) -> pd.DataFrame:
 
 def test_training_rows_are_out_of_fold_and_the_graph_scores_like_the_fit(tmp_path):
     rows = plots(90)
-    source = plot_terms_source()
-    scores, mask, _ = source.make(rows, tmp_path, False, None)
+    source = PlotTerms()
+    fitted = source.fit(rows, tmp_path)
+    scores, mask, _ = source.make(fitted, rows, tmp_path, False, None)
     assert mask.tolist() == [i % 7 != 0 for i in range(90)] and not scores[~mask].any()
-    genres = source.preprocessing["genres"]
+    genres = source.describe(fitted)["genres"]
     assert genres == ["Comedy", "Drama", "Horror"]
     truth = np.array([[g in gs for g in genres] for gs in rows["genres"]])
     assert (scores[mask].argmax(1) == truth[mask].argmax(1)).mean() > 0.9  # plots say it
     texts = [t if isinstance(t, str) else "" for t in rows["plot"]]
-    fitted = source.graph_module()
-    want_full = fitted.forward(torch.from_numpy(FIELDS["plot"].batch(
+    module = source.graph_module(fitted)
+    want_full = module.forward(torch.from_numpy(FIELDS["plot"].batch(
         [FIELDS["plot"].prepare(t) if t else FIELDS["plot"].absent() for t in texts]))).numpy()
     test = (rows["part"] == "test").to_numpy() & mask
     np.testing.assert_allclose(scores[test], want_full[test], atol=1e-4)  # test: the full fit
     train = rows["train"].to_numpy() & mask
     assert np.abs(scores[train] - want_full[train]).max() > 1e-3  # training: out of fold
-    assert source.preprocessing["fitted_on_plots"] == int(train.sum())
+    assert source.describe(fitted)["fitted_on_plots"] == int(train.sum())
 
 
 @pytest.mark.parametrize("text", ["\U0001F600", "caf\u00e9 au lait", "x" * 100_000,
                                   "The Night. " * 3000])
 def test_graph_equals_the_sparse_arithmetic_on_odd_texts(tmp_path, text):
     rows = plots(60)
-    source = plot_terms_source()
-    source.make(rows, tmp_path, False, None)
-    module = source.graph_module()
+    source = PlotTerms()
+    module = source.graph_module(source.fit(rows, tmp_path))
     ids = FIELDS["plot"].prepare(text)
     got = module(torch.from_numpy(FIELDS["plot"].batch([ids])))[0].numpy()
     want = _sparse_scores(tmp_path, rows, [text])[0]
     np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def _made(rows, cache):
+    source = PlotTerms()
+    return source.make(source.fit(rows, cache), rows, cache, False, None)
 
 
 def _sparse_scores(cache, rows, texts):
@@ -74,21 +79,21 @@ def _sparse_scores(cache, rows, texts):
 
 def test_the_fit_is_cached_by_content(tmp_path, monkeypatch):
     rows = plots(60)
-    first, _, _ = plot_terms_source().make(rows, tmp_path, False, None)
+    first, _, _ = _made(rows, tmp_path)
 
     def no_fit(*args, **kwargs):
         raise AssertionError("fitted again")
 
     monkeypatch.setattr(terms, "fit", no_fit)
-    again, _, _ = plot_terms_source().make(rows, tmp_path, False, None)
+    again, _, _ = _made(rows, tmp_path)
     np.testing.assert_array_equal(again, first)
     changed = rows.copy()
     changed.loc[1, "genres"] = ["Horror"]  # other labels: another fit
     with pytest.raises(AssertionError, match="fitted again"):
-        plot_terms_source().make(changed, tmp_path, False, None)
+        _made(changed, tmp_path)
 
 
 def test_too_few_plots_leave_the_input_out(tmp_path):
     rows = plots(6)
-    scores, mask, _ = plot_terms_source().make(rows, tmp_path, False, None)
+    scores, mask, _ = _made(rows, tmp_path)
     assert not mask.any()

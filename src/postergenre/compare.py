@@ -1,19 +1,20 @@
 """``postergenre compare``: the leaderboard of runs that can be compared.
 
-Reads each finished run folder's ``metrics.json`` (and ``config.json``) and lists model,
-settings, genre count, every headline metric as CV mean ± std and test, the training time
-and the bundle's predict throughput (recorded in the run, or measured here with bare
-onnxruntime on random canvases) next to the no-information baselines.
+Reads each finished run folder's record (``training.record``: ``metrics.json``, validated
+whole) and lists model, settings, genre count, every headline metric as CV mean ± std and
+test, the training time and the bundle's predict throughput (measured here with bare
+onnxruntime on random inputs for every input the bundle declares) next to the
+no-information baselines.
 
 Only runs whose numbers compare are ranked; the others are listed under "Not listed" with
-the reason: unfinished (no ``COMPLETE`` marker, which training writes last), unreadable,
-made on another split (their test posters differ) or trained on another genre vocabulary
-(their macro metrics average over other genres).
+the reason: unfinished (no ``COMPLETE`` marker, which training writes last), unreadable or
+invalid (the file and the key: no number of such a record is ranked or printed), made on
+another split (their test posters differ) or trained on another genre vocabulary (their
+macro metrics average over other genres).
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
@@ -23,11 +24,12 @@ from typing import Any
 import pandas as pd
 
 from .errors import UserError
-from .evaluation.report import HEADLINE
+from .evaluation.metrics import HEADLINE
+from .training.record import METRICS_FILE, RunRecord, read_record
+from .training.run import COMPLETE
 
-# (key, label, higher is better): the report's headline metrics, per-poster counts aside
-METRICS = tuple(m for m in HEADLINE if m[0] != "label_cardinality_pred")
-MARKER = "COMPLETE"  # training writes it last: a run folder without it is unfinished
+# (key, label, higher is better): the headline metrics, per-poster counts aside
+METRICS = tuple(m for m in HEADLINE if m.key != "label_cardinality_pred")
 MAX_MEASURE_S = 600.0  # a throughput measurement's longest allowed duration
 
 
@@ -38,6 +40,7 @@ class Leaderboard:
     refused: dict[str, str] = field(default_factory=dict)  # run -> why it is not listed
     notes: list[str] = field(default_factory=list)
     genres: tuple[str, ...] | None = None  # the genres every listed run predicts (sorted)
+    records: dict[str, RunRecord] = field(default_factory=dict)  # listed run's path -> record
 
     def to_csv(self) -> str:
         return self.table.to_csv(index=False)
@@ -98,81 +101,69 @@ def find_runs(paths: list[Path]) -> list[Path]:
             raise UserError(f"{p}: no such run folder")
     if not runs:
         raise UserError(
-            f"no run folders (with metrics.json or {MARKER}) in {', '.join(map(str, paths))}"
+            f"no run folders (with {METRICS_FILE} or {COMPLETE}) in {', '.join(map(str, paths))}"
         )
     return list(dict.fromkeys(runs))
 
 
 def _is_run(p: Path) -> bool:
-    return (p / "metrics.json").is_file() or (p / MARKER).is_file()
+    return (p / METRICS_FILE).is_file() or (p / COMPLETE).is_file()
 
 
-def settings_of(model: str, metrics: dict, config: dict) -> str:
+def settings_of(record: RunRecord) -> str:
     """What distinguishes the run: the one-line description it recorded
     (``model.settings``), else (older runs) the model and its training subset, if any."""
-    recorded = (metrics.get("model") or {}).get("settings")
-    if recorded:
-        return str(recorded)
-    subset = config.get("train_subset")
-    return f"{model}, train subset {subset}" if subset else model
+    model = record.model
+    if model.settings:
+        return model.settings
+    return f"{model.name}, train subset {model.train_subset}" if model.train_subset else model.name
 
 
 def read_run(run: Path) -> dict[str, Any]:
-    """A finished run's leaderboard row (raw numbers); ``UserError`` when unreadable."""
-    m = _read_json(run / "metrics.json")
-    config = m.get("config") or {}
-    if (run / "config.json").is_file():
-        config = _read_json(run / "config.json")
-    model = str((m.get("model") or {}).get("name") or config.get("model") or "unknown")
-    data = m.get("data") or {}
-    genres = data.get("genres")
-    cv = ((m.get("cv") or {}).get("summary") or {}).get("metrics", {})
+    """A finished run's leaderboard row (raw numbers, its record under ``_record``);
+    ``UserError`` naming the file and key when its record is unreadable or invalid."""
+    record = read_record(run)
+    cv = record.cv.summary.metrics
     row: dict[str, Any] = {
         "run": run.name,
         "path": str(run),
-        "model": model,
-        "settings": settings_of(model, m, config),
-        "n_train": data.get("n_train"),
-        "n_test": data.get("n_test"),
-        "n_genres": None if genres is None else len(genres),
-        "cv_rounds": (m.get("cv") or {}).get("summary", {}).get("n_folds"),
-        "device": (m.get("model") or {}).get("device", "cpu"),
-        "split": (m.get("split") or {}).get("fingerprint"),
-        "train_s": (m.get("timings") or {}).get("total_s"),
+        "model": record.model.name,
+        "settings": settings_of(record),
+        "n_train": record.data.n_train,
+        "n_test": record.data.n_test,
+        "n_genres": len(record.data.genres),
+        "cv_rounds": record.cv.summary.n_folds,
+        "device": record.model.device,
+        "split": record.split.fingerprint,
+        "train_s": record.timings.get("total_s"),
+        "predict_per_s": None,
     }
     for key, _, _ in METRICS:
-        stats = cv.get(key) or {}
-        row[f"cv_{key}"], row[f"cv_{key}_std"] = stats.get("mean"), stats.get("std")
-        row[f"test_{key}"] = (m.get("test") or {}).get(key)
-    bench = m.get("benchmark") or {}
-    if (run / "benchmark.json").is_file():
-        bench = {**bench, **_read_json(run / "benchmark.json")}
-    row["predict_per_s"] = bench.get("bare_posters_per_s") or bench.get("throughput")
-    row["_baselines"] = m.get("baselines") or {}
-    row["_genres"] = None if genres is None else tuple(sorted(set(genres)))
+        stats = cv.get(key)
+        row[f"cv_{key}"] = None if stats is None else stats.mean
+        row[f"cv_{key}_std"] = None if stats is None else stats.std
+        row[f"test_{key}"] = getattr(record.test, key)
+    row["_record"] = record
+    row["_genres"] = tuple(sorted(record.data.genres))
     return row
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        d = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path.name} unreadable ({e})") from None
-    if not isinstance(d, dict):
-        raise UserError(f"{path.name} unreadable (not a JSON object)")
-    return d
 
 
 def measure_throughput(
     run: Path, seconds: float = 2.0, batch_size: int = 32, threads: int | None = None
 ) -> float | None:
-    """Bare onnxruntime posters/s of the run's bundle on random canvases."""
-    from .features.runtime import throughput
+    """Bare onnxruntime posters/s of the run's bundle, fed random graph inputs for every
+    input the bundle declares (a poster's canvas, a title's token ids, a year, ...); None
+    without a bundle, ``UserError`` for a broken one."""
+    from .bundle import load_bundle
+    from .bundle.format import META_FILE
+    from .features.runtime import rate
+    from .features.specs import get_field
 
-    model = run / "model" / "model.onnx"
-    if not model.is_file():
+    if not (run / "model" / META_FILE).is_file():
         return None
-    return throughput(model, batch_size=batch_size, seconds=seconds, threads=threads)
+    bundle = load_bundle(run / "model", threads)
+    feeds = {i["name"]: get_field(i["name"]).example(batch_size).numpy() for i in bundle.inputs}
+    return rate(lambda: bundle.run(feeds), batch_size, seconds)
 
 
 def compare(
@@ -192,11 +183,11 @@ def compare(
     rows = []
     for run in find_runs(paths):
         try:
-            if not (run / MARKER).is_file():
-                raise UserError(f"unfinished (no {MARKER} marker)")
+            if not (run / COMPLETE).is_file():
+                raise UserError(f"unfinished (no {COMPLETE} marker)")
             rows.append(read_run(run))
-        except UserError as e:
-            refused[str(run)] = str(e)
+        except UserError as e:  # the file and the key, named from the run folder
+            refused[str(run)] = str(e).removeprefix(f"{run}/")
     if not rows:
         run, why = next(iter(refused.items()))
         raise UserError(f"no finished, readable run in {len(refused)} run folders ({run}: {why})")
@@ -206,29 +197,30 @@ def compare(
     if not rows:
         raise UserError(f"no run made on split {split_fingerprint}")
     notes = []
-    genres = _majority(r["_genres"] for r in rows if r["_genres"] is not None)
-    if genres is None:
-        notes.append("Warning: no run recorded its genres; they may predict different ones.")
-    else:
-        rows = _keep(rows, refused, "_genres", genres, _other_genres)
+    genres = _majority(r["_genres"] for r in rows)
+    rows = _keep(rows, refused, "_genres", genres, _other_genres)
     n_test = {r["n_test"] for r in rows}
     if len(n_test) > 1:
         notes.append(f"Warning: runs scored different numbers of test posters {sorted(n_test)}.")
     measured = False
-    for r in rows:
-        if r["predict_per_s"] is None and measure:
+    for r in rows if measure else []:
+        try:
             r["predict_per_s"] = measure_throughput(Path(r["path"]), seconds, threads=threads)
-            measured = measured or r["predict_per_s"] is not None
+        except UserError as e:
+            notes.append(f"predict posters/s of {r['path']}: not measured ({e})")
+        measured = measured or r["predict_per_s"] is not None
     if measured:
         notes.append(
-            "predict posters/s: bare onnxruntime on random canvases (batch 32), "
+            "predict posters/s: bare onnxruntime on random inputs (batch 32), "
             "measured now on this machine; decoding not included."
         )
     table = pd.DataFrame(
         [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows + _baselines(rows)]
     )
     table = table.sort_values("test_macro_map", ascending=False, na_position="last")
-    return Leaderboard(table.reset_index(drop=True), split_fingerprint, refused, notes, genres)
+    records = {r["path"]: r["_record"] for r in rows}
+    return Leaderboard(table.reset_index(drop=True), split_fingerprint, refused, notes, genres,
+                       records)
 
 
 def _majority(values: Iterable[Hashable]):
@@ -249,8 +241,6 @@ def _other_split(row: dict, split: str | None) -> str:
 
 def _other_genres(row: dict, genres: tuple[str, ...]) -> str:
     mine = row["_genres"]
-    if mine is None:
-        return "no genre list recorded (metrics.json data.genres)"
     missing, extra = set(genres) - set(mine), set(mine) - set(genres)
     diff = [f"without {_names(missing)}"] if missing else []
     diff += [f"with {_names(extra)}"] if extra else []
@@ -266,12 +256,12 @@ def _baselines(rows: list[dict]) -> list[dict]:
     """The baselines of the run trained on the most posters (the whole training part)."""
     ref = max(rows, key=lambda r: r["n_train"] or 0)
     out = []
-    for name, m in ref["_baselines"].items():
+    for name, m in ref["_record"].baselines.items():
         b: dict[str, Any] = {
             "run": f"baseline: {name}",
             "path": "",
             "model": "baseline",
-            "settings": (m.get("baseline") or {}).get("rule", ""),
+            "settings": m.baseline.rule,
             "n_train": ref["n_train"],
             "n_test": ref["n_test"],
             "n_genres": ref["n_genres"],
@@ -282,7 +272,7 @@ def _baselines(rows: list[dict]) -> list[dict]:
         }
         for key, _, _ in METRICS:
             b[f"cv_{key}"] = b[f"cv_{key}_std"] = None
-            b[f"test_{key}"] = m.get(key)
+            b[f"test_{key}"] = getattr(m, key)
         out.append(b)
     return out
 

@@ -25,7 +25,7 @@ from .data.images import IMAGE_SUFFIXES, ImageError
 from .data.table import is_null
 from .errors import UserError
 from .features.engine import RayEngine
-from .features.fields import FIELDS
+from .features.specs import FIELDS
 
 ENGINE_CHUNK = 256  # posters per Ray task
 

@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 
 from ..evaluation.thresholds import DecisionRule
 from ..features.canvas import CANVAS_HW
-from ..features.fields import FIELDS
+from ..features.specs import FIELDS
 
 KIND = "postergenre-bundle"
 FORMAT = 2

@@ -1,10 +1,10 @@
 """The bundle's graph: record fields -> the model's named inputs -> probabilities, as ONNX.
 
 ``BundleGraph`` puts, in front of a fitted model's ``graph_module``, the module of every
-source it reads (a backbone, a resize, the text encoder), so that the exported graph takes
+input it reads (built from that input's fitted state) (a backbone, a resize, the text encoder), so that the exported graph takes
 the record fields' graph inputs (canvas pixels for ``poster``, token ids for ``title``) and
 nothing is re-made outside it. An optional input also gets its presence, ``name + "?"``.
-A source made by a ready ONNX graph (an int8 backbone, ``Source.graph_file``) is not traced:
+An input made by a ready ONNX graph (an int8 backbone, ``InputSpec.graph_file``) is not traced:
 the torch part takes that input as given, and the ready graph is spliced in front of it.
 """
 
@@ -19,10 +19,9 @@ import torch
 from torch import nn
 
 from ..atomic import write_bytes
-from ..features.fields import FIELDS
 from ..features.onnx_export import export_graph
 from ..features.runtime import open_session
-from ..features.sources import Source
+from ..features.specs import FIELDS, InputSpec
 from ..models.base import Estimator
 
 OUTPUT = "probabilities"
@@ -31,15 +30,15 @@ OUTPUT = "probabilities"
 class BundleGraph(nn.Module):
     """Field inputs, then the ``given`` inputs (made outside the module) -> probabilities."""
 
-    def __init__(self, fields: list[str], sources: list[Source], model: nn.Module,
+    def __init__(self, fields: list[str], specs: list[InputSpec], fitted: dict, model: nn.Module,
                  given: list[str] | None = None):
         super().__init__()
         self.fields = list(fields)
         self.given = list(given or [])
-        self.names = [s.name for s in sources]
-        self.from_field = [s.field for s in sources]
-        self.optional = [not s.required for s in sources]
-        self.makers = nn.ModuleList(s.graph_module() for s in sources)
+        self.names = [s.name for s in specs]
+        self.from_field = [s.field.name for s in specs]
+        self.optional = [not s.required for s in specs]
+        self.makers = nn.ModuleList(s.graph_module(fitted[s.name]) for s in specs)
         self.model = model
 
     def forward(self, *graph_inputs: torch.Tensor) -> torch.Tensor:
@@ -53,38 +52,42 @@ class BundleGraph(nn.Module):
         return self.model(inputs)
 
 
-def fields_of(sources: list[Source]) -> list[str]:
-    """The record fields the sources are made from, in order, once each."""
-    return list(dict.fromkeys(s.field for s in sources))
+def fields_of(specs: list[InputSpec]) -> list[str]:
+    """The record fields the inputs are made from, in order, once each."""
+    return list(dict.fromkeys(s.field.name for s in specs))
 
 
-def export_bundle_graph(model: Estimator, sources: list[Source], path: Path) -> Path:
-    """Export ``model`` behind its sources to ``path``: traced and checked against torch;
-    ready-made source graphs spliced in and the whole checked against running the parts."""
-    by_name = {s.name: s for s in sources}
+def export_bundle_graph(model: Estimator, specs: list[InputSpec], fitted: dict,
+                        path: Path) -> Path:
+    """Export ``model`` behind its inputs (``fitted``: each one's fitted state) to ``path``:
+    traced and checked against torch; ready-made input graphs spliced in and the whole
+    checked against running the parts."""
+    by_name = {s.name: s for s in specs}
     used = [by_name[name] for name in model.inputs]
     fields = fields_of(used)
-    ready = [s for s in used if s.graph_file is not None]
-    traced = [s for s in used if s.graph_file is None]
+    files = {s.name: s.graph_file(fitted[s.name]) for s in used}
+    ready = [s for s in used if files[s.name] is not None]
+    traced = [s for s in used if files[s.name] is None]
     if any(not s.required for s in ready):
         raise ValueError("a ready-made graph can only make a required input")
     if not ready:
-        graph = BundleGraph(fields, used, model.graph_module())
+        graph = BundleGraph(fields, used, fitted, model.graph_module())
         return export_graph(graph, path, {f: FIELDS[f].example for f in fields},
                             output_names=(OUTPUT,), more_axes=_axes(fields))
-    parts = {s.name: onnx.load(str(s.graph_file())) for s in ready}
+    parts = {s.name: onnx.load(str(files[s.name])) for s in ready}
     examples = {f: FIELDS[f].example for f in fields_of(traced)}
     for s in ready:
         examples[s.name] = lambda n, s=s: torch.from_numpy(
-            _run(parts[s.name], {0: FIELDS[s.field].example(n).numpy()})[0])
-    graph = BundleGraph(fields_of(traced), traced, model.graph_module(), [s.name for s in ready])
+            _run(parts[s.name], {0: s.field.example(n).numpy()})[0])
+    graph = BundleGraph(fields_of(traced), traced, fitted, model.graph_module(),
+                        [s.name for s in ready])
     with tempfile.TemporaryDirectory() as tmp:
         head = onnx.load(str(export_graph(graph, Path(tmp) / "head.onnx", examples,
                                           output_names=(OUTPUT,), more_axes=_axes(fields))))
     whole = onnx.ModelProto()
     whole.CopyFrom(head)
     for i, s in enumerate(ready):
-        splice(whole, parts[s.name], feeds=s.field, gives=s.name, prefix=f"ready{i}/")
+        splice(whole, parts[s.name], feeds=s.field.name, gives=s.name, prefix=f"ready{i}/")
     order = {f: i for i, f in enumerate(fields)}
     inputs = sorted(whole.graph.input, key=lambda v: order[v.name])
     del whole.graph.input[:]
@@ -139,11 +142,11 @@ def _run(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:
                               for k, v in feeds.items()})
 
 
-def _check_splice(whole, head, parts, ready: list[Source], fields: list[str],
+def _check_splice(whole, head, parts, ready: list[InputSpec], fields: list[str],
                   batch: int = 3) -> None:
     """The spliced graph must give what its parts give when run one after another."""
     feeds = {f: FIELDS[f].example(batch).numpy() for f in fields}
-    made = {s.name: _run(parts[s.name], {0: feeds[s.field]})[0] for s in ready}
+    made = {s.name: _run(parts[s.name], {0: feeds[s.field.name]})[0] for s in ready}
     head_feeds = {i.name: (made | feeds)[i.name] for i in head.graph.input}
     want = _run(head, head_feeds)[0]
     got = _run(whole, feeds)[0]

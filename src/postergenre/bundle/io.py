@@ -4,7 +4,8 @@ A bundle is a folder with its graph file(s) and ``bundle.json`` (``format``): th
 inputs and their preprocessing, genres, the decision rule, metrics, data/split fingerprints,
 package versions and the sha256 of every file. Loading checks the whole document first, then
 every file's size and checksum, then that the graph takes the declared inputs and gives one
-output per genre. Nothing in a bundle can run code when loaded.
+output per genre, named as ``bundle.json`` names them (the graph's own metadata,
+``GENRES_KEY``). Nothing in a bundle can run code when loaded.
 """
 
 from __future__ import annotations
@@ -12,19 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-import shutil
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
 from ..atomic import write_json
 from ..errors import UserError
 from ..evaluation.thresholds import DecisionRule
-from ..features.fields import FIELDS
+from ..features.specs import FIELDS
 from ..features.runtime import open_session
 from ..features.text import trim
 from .format import FORMAT, GRAPH, KIND, META_FILE, DocumentError, check_document
@@ -33,6 +34,7 @@ from .graph import OUTPUT
 MODEL_FILE = "model.onnx"
 TEXT_INPUTS = {name for name, f in FIELDS.items() if f.type == "text"}
 MAX_META_BYTES = 16 << 20
+GENRES_KEY = "postergenre.genres"  # the graph's metadata: its output columns, a JSON list
 
 
 def _sha256(path: Path) -> str:
@@ -64,7 +66,7 @@ def write_bundle(out: Path, graph_file: Path, genres: list[str], rule: DecisionR
     out.mkdir(parents=True, exist_ok=True)
     model = out / MODEL_FILE
     tmp = out / f".{MODEL_FILE}.tmp"
-    shutil.copyfile(graph_file, tmp)
+    _copy_naming_genres(graph_file, tmp, genres)
     tmp.replace(model)
     doc = {
         "kind": KIND,
@@ -81,6 +83,27 @@ def write_bundle(out: Path, graph_file: Path, genres: list[str], rule: DecisionR
     check_document(doc)
     write_json(out / META_FILE, doc)
     return out
+
+
+def _copy_naming_genres(graph_file: Path, out: Path, genres: list[str]) -> None:
+    """Copy the graph, recording its output columns' names in its metadata (before the
+    bundle hashes it), so that genres renamed or reordered in ``bundle.json`` are refused."""
+    graph = onnx.load(str(graph_file))
+    kept = [p for p in graph.metadata_props if p.key != GENRES_KEY]
+    del graph.metadata_props[:]
+    graph.metadata_props.extend(kept)
+    graph.metadata_props.add(key=GENRES_KEY, value=json.dumps(list(genres)))
+    onnx.save(graph, str(out))
+
+
+def _graph_genres(session: ort.InferenceSession) -> list | None:
+    """The genre names the graph records (``None``: none, or not a JSON list)."""
+    value = session.get_modelmeta().custom_metadata_map.get(GENRES_KEY)
+    try:
+        genres = json.loads(value) if value is not None else None
+    except json.JSONDecodeError:
+        return None
+    return genres if isinstance(genres, list) else None
 
 
 @dataclass
@@ -154,6 +177,13 @@ def load_bundle(path: str | Path, threads: int | None = None) -> Bundle:
             meta["genres"]):
         raise UserError(f"{model_file}: graph does not give {len(meta['genres'])} "
                         f"probabilities (one per genre)")
+    named = _graph_genres(session)
+    if named is None:
+        raise UserError(f"{model_file}: the graph does not name its genres (made by an older "
+                        "postergenre); retrain it with `postergenre train`")
+    if named != meta["genres"]:
+        raise UserError(f"{model_file}: the graph gives the genres {named}, bundle.json lists "
+                        f"{meta['genres']}; the bundle was altered")
     return Bundle(path, meta, rule, session)
 
 

@@ -8,7 +8,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from ..models.registry import MODULES
 from ..models.space import LOSSES
 from . import options as o
 from .embed import AddressOpt, EngineName, EngineOpt, make_engine
+
+if TYPE_CHECKING:
+    from ..training.record import Stats
 
 console = Console()
 ModelName = Enum("ModelName", {n.replace("-", "_"): n for n in MODULES}, type=str)
@@ -95,20 +98,20 @@ def train(
         raise UserError(f"--{name.replace('_', '-')} {rest}" if name in given
                         else f"options: {e}") from None
     ds = dataset.open(data_dir)
-    summary = run_train(ds, out, split, cfg, cache, engine=runner)
-    cv, t = summary["cv"]["summary"]["metrics"], summary["test"]
+    record = run_train(ds, out, split, cfg, cache, engine=runner)
+    cv, t = record.cv.summary.metrics, record.test
     console.print(
-        f"CV ({summary['cv']['summary']['n_folds']} folds): macro mAP {_ms(cv['macro_map'])}, "
-        f"macro-F1 {_ms(cv['macro_f1'])}, micro-F1 {_ms(cv['micro_f1'])}",
+        f"CV ({record.cv.summary.n_folds} folds): macro mAP {_ms(cv.get('macro_map'))}, "
+        f"macro-F1 {_ms(cv.get('macro_f1'))}, micro-F1 {_ms(cv.get('micro_f1'))}",
         highlight=False,
     )
     console.print(
-        f"test: macro mAP {t['macro_map']:.3f}, macro-F1 {t['macro_f1']:.3f}, "
-        f"micro-F1 {t['micro_f1']:.3f} ({len(summary['data']['genres'])} genres)",
+        f"test: macro mAP {_f(t.macro_map)}, macro-F1 {_f(t.macro_f1)}, "
+        f"micro-F1 {_f(t.micro_f1)} ({len(record.data.genres)} genres)",
         highlight=False,
     )
     console.print(f"run folder: {out}  model: {out / 'model'}  "
-                  f"({summary['timings']['total_s']:.0f} s)", highlight=False)
+                  f"({record.timings['total_s']:.0f} s)", highlight=False)
 
 
 def _not_a_folder(split: Path | None) -> None:
@@ -116,8 +119,14 @@ def _not_a_folder(split: Path | None) -> None:
         raise UserError(f"{split}: is a folder; --split names a split file")
 
 
-def _ms(s: dict) -> str:
-    return f"{s['mean']:.3f}" if s["std"] is None else f"{s['mean']:.3f} ± {s['std']:.3f}"
+def _f(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _ms(s: Stats | None) -> str:
+    if s is None or s.std is None:
+        return _f(None if s is None else s.mean)
+    return f"{_f(s.mean)} ± {s.std:.3f}"
 
 
 def predict(
@@ -236,6 +245,9 @@ def evaluate(
     part: Annotated[str, typer.Option(help="Part of the split to score.")] = "test",
     out: Annotated[Path | None, typer.Option(help="Folder for metrics.json/.md.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
+    allow_other_split: Annotated[bool, typer.Option(
+        help="Score a split or dataset version other than the model's own (or a training "
+             "part) anyway, saying how many scored posters it was trained on.")] = False,
 ) -> None:
     """Score a model bundle on a labelled dataset: F1s, mAP, per-genre AP/ROC AUC, ..."""
     from ..atomic import write_json, write_text
@@ -248,14 +260,17 @@ def evaluate(
         raise UserError(f"{out}: exists and is not a folder; choose another --out")
     _not_a_folder(split)
     bundle = load_bundle(model)
-    ds = dataset.open(data_dir, hash_contents=split is not None)
-    metrics = evaluate_bundle(bundle, ds, Split.load(split) if split else None, part)
+    ds = dataset.open(data_dir)  # content hashes: the fingerprint the bundle recorded
+    metrics = evaluate_bundle(bundle, ds, Split.load(split) if split else None, part,
+                              allow_other_split=allow_other_split)
     if out:
         write_json(out / "metrics.json", metrics)
         write_text(out / "metrics.md",
                    render_markdown(metrics, None, None, title=f"{model} on {data_dir}"))
     for f, e in metrics["skipped_files"].items():
         print(f"skipped {f}: {e}", file=sys.stderr)
+    for note in metrics["notes"]:
+        print(f"note: {note}", file=sys.stderr)
     if metrics["genres_not_in_model"]:
         print(f"note: genres not in the model, not scored: "
               f"{', '.join(metrics['genres_not_in_model'])}", file=sys.stderr)

@@ -15,6 +15,7 @@ import typer
 
 from ..data.dataset import Columns
 from ..data.options import DatasetOptions
+from ..errors import UserError
 
 
 def Opt(kind, text: str):
@@ -47,10 +48,23 @@ _DATASET_OPTIONS = {
     "genre_columns": Annotated[
         str | None, typer.Option(help="Comma-separated 0/1 or ranked genre columns.")
     ],
-    "title_column": Annotated[str | None, typer.Option(help="Title column (default: detected).")],
-    "year_column": Annotated[str | None, typer.Option(help="Year column (default: detected).")],
-    "plot_column": Annotated[str | None, typer.Option(help="Plot column (default: detected).")],
+    "column": Annotated[
+        list[str] | None, typer.Option("--column", help="FIELD=COLUMN: the column a metadata "
+                                       "field (title, year, plot, ...) is read from (default: "
+                                       "detected); repeat for several.")
+    ],
 }
+
+
+def field_columns(given: list[str] | None) -> dict[str, str]:
+    """``["title=name", ...]`` -> ``{"title": "name"}`` (``UserError`` naming a bad one)."""
+    out = {}
+    for item in given or []:
+        name, sep, col = item.partition("=")
+        if not sep or not name.strip() or not col.strip():
+            raise UserError(f"--column {item!r}: write FIELD=COLUMN, e.g. title=movie_name")
+        out[name.strip().lower()] = col.strip()
+    return out
 
 
 def dataset_options(command):
@@ -62,11 +76,13 @@ def dataset_options(command):
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from ..features import specs  # noqa: F401 - registers the inputs' dataset columns
+
         given = {name: kwargs.pop(name) for name in _DATASET_OPTIONS}
         cols = given["genre_columns"]
         columns = Columns(
-            id=given["id_column"], genres=given["genres_column"], title=given["title_column"],
-            year=given["year_column"], plot=given["plot_column"],
+            id=given["id_column"], genres=given["genres_column"],
+            fields=field_columns(given["column"]),
             genre_columns=[c.strip() for c in cols.split(",") if c.strip()] if cols else None,
         )
         dataset = DatasetOptions(given["labels"], given["metadata"] or [], given["images"],

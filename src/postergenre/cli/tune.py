@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..data.options import DatasetOptions
@@ -164,7 +165,7 @@ def compare(
         table.add_row(*[row[i] for i in keep])
     console.print(table)
     for run, why in board.refused.items():
-        console.print(f"[yellow]not listed[/yellow] {run}: {why}", highlight=False)
+        console.print(f"[yellow]not listed[/yellow] {escape(f'{run}: {why}')}", highlight=False)
     for note in board.notes:
         console.print(note, highlight=False)
     if out:

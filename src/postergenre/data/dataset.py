@@ -2,7 +2,8 @@
 
 ``load_dataset`` finds the images (named by id), the label table and optional metadata tables,
 detects their columns (or takes them from the caller), and returns a ``Dataset`` whose
-``frame`` has one row per id: ``id, path, sha256, genres, title, year, plot``. Genre names are
+``frame`` has one row per id: ``id, path, sha256, genres`` and one column per registered metadata
+field (``data.fields``: title, year, plot, ...). Genre names are
 normalised, case variants merged and rows of one id united; ``Dataset.notes`` lists each merge.
 """
 
@@ -17,6 +18,7 @@ import pandas as pd
 
 from ..errors import UserError
 from . import table as T
+from .fields import METADATA
 from .images import IMAGE_SUFFIXES, ImageError, content_hash, read_file
 from .vocab import merge_case_variants
 
@@ -28,15 +30,13 @@ class Columns:
     id: str | None = None
     genres: str | None = None
     genre_columns: list[str] | None = None
-    title: str | None = None
-    year: str | None = None
-    plot: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)  # metadata field -> its column
 
 
 @dataclass
 class Dataset:
     root: Path
-    frame: pd.DataFrame  # id, path, sha256, genres (list | None), title, year, plot
+    frame: pd.DataFrame  # id, path, sha256, genres (list | None), then metadata fields
     labels_without_images: list[str]
     sources: dict  # which files and columns were used
     notes: list[str] = field(default_factory=list)  # merges and skips, for people to read
@@ -105,12 +105,12 @@ def _genres(df: pd.DataFrame, path: Path, cols: Columns, id_col: str) -> tuple[l
 
 def _metadata(df: pd.DataFrame, path: Path, cols: Columns) -> dict[str, str]:
     found = {}
-    for key, cands in (
-        ("title", T.TITLE_CANDIDATES),
-        ("year", T.YEAR_CANDIDATES),
-        ("plot", T.PLOT_CANDIDATES),
-    ):
-        given = getattr(cols, key)
+    unknown = set(cols.fields) - set(METADATA)
+    if unknown:
+        raise UserError(f"no input reads a field {sorted(unknown)[0]!r}; fields: "
+                        f"{', '.join(METADATA)}")
+    for key, spec in METADATA.items():
+        given, cands = cols.fields.get(key), spec.columns
         if given:
             if given in df.columns:
                 found[key] = given
@@ -187,14 +187,16 @@ def load_dataset(
     frame = pd.DataFrame({"id": sorted(image_ids)})
     frame["path"] = [image_paths[i] for i in frame["id"]]
     frame["genres"] = [genre_map.get(i) for i in frame["id"]]
-    for key in ("title", "year", "plot"):
+    for key in METADATA:
         frame[key] = None
     for m in meta_frames:
         m = m.set_index("id")
         for key in m.columns:
             values = frame["id"].map(m[key])
             frame[key] = frame[key].where(frame[key].notna(), values)
-    frame["year"] = pd.to_numeric(frame["year"], errors="coerce").astype("Int64")
+    for spec in METADATA.values():
+        if spec.numeric:
+            frame[spec.name] = pd.to_numeric(frame[spec.name], errors="coerce").astype("Int64")
     frame["sha256"] = hash_files(list(frame["path"])) if hash_contents else None
     without = sorted(set(genre_map) - image_ids)
     return Dataset(root, frame, without, sources, notes)
@@ -248,7 +250,7 @@ def hash_files(paths: list[Path], workers: int = 8) -> list[str | None]:
 
 
 def read_metadata(path: Path, ids: set[str], columns: Columns | None = None) -> pd.DataFrame:
-    """A title/year/plot table indexed by id, for the given ids (e.g. poster file stems);
+    """A table of the metadata fields indexed by id, for the given ids (e.g. poster file stems);
     ``UserError`` naming the file if it has no id column or none of its ids is one of them."""
     cols = columns or Columns()
     df = T.read_table(path)

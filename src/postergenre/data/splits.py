@@ -7,8 +7,9 @@ single pass with the test fraction as one more part, so rare genres reach every 
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,16 @@ class Split:
     test_fraction: float
     seed: int
     fingerprint: str  # of the dataset it was made for
+    path: Path | None = field(default=None, compare=False)  # the file it was loaded from
+
+    def digest(self) -> str:
+        """Hash of the dataset fingerprint, the fold count and every id's part: a model
+        trained on another split (or dataset) has another (``split_fingerprint`` in its
+        bundle)."""
+        h = hashlib.sha256(f"{self.fingerprint}\t{self.folds}\n".encode())
+        for i in sorted(self.parts):
+            h.update(f"{i}\t{self.parts[i]}\n".encode())
+        return h.hexdigest()[:16]
 
     def ids(self, part: str) -> list[str]:
         return sorted(i for i, p in self.parts.items() if p == part)
@@ -74,7 +85,8 @@ class Split:
                 raise ValueError("'parts' must map ids to part names")
             if isinstance(folds, bool) or not isinstance(folds, int) or folds < 1:
                 raise ValueError(f"'folds' must be a whole number, not {folds!r}")
-            return cls(parts, folds, d["test_fraction"], d["seed"], d["dataset_fingerprint"])
+            return cls(parts, folds, d["test_fraction"], d["seed"], d["dataset_fingerprint"],
+                       path)
         except FileNotFoundError:
             raise UserError(f"{path}: no such split file") from None
         except OSError as e:

@@ -1,4 +1,5 @@
-"""Evaluation: metrics, decision thresholds, no-information baselines, plots and reports.
+"""Evaluation: metrics, decision thresholds, no-information baselines, plots and Markdown
+summaries.
 
 Everything here takes numpy arrays (``y_true`` (n, G) 0/1, ``y_prob`` (n, G) scores,
 ``y_pred`` (n, G) bool) and a list of genre names, and returns JSON-ready dicts.
@@ -12,8 +13,8 @@ from .baselines import (
     evaluate_baselines,
     prevalence_baseline,
 )
-from .metrics import compute_metrics, summarise_folds
-from .report import render_markdown, render_rich_table
+from .metrics import HEADLINE, HEADLINE_KEYS, compute_metrics, summarise_folds
+from .summary import render_markdown, render_rich_table
 from .thresholds import (
     DecisionRule,
     apply_thresholds,
@@ -23,6 +24,8 @@ from .thresholds import (
 )
 
 __all__ = [
+    "HEADLINE",
+    "HEADLINE_KEYS",
     "DecisionRule",
     "fit_decision",
     "apply_thresholds",

@@ -17,7 +17,7 @@ can go straight to ``json.dumps``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.metrics import (
@@ -29,6 +29,30 @@ from sklearn.metrics import (
     recall_score,
     roc_auc_score,
 )
+
+
+class Headline(NamedTuple):
+    key: str  # a key of compute_metrics()
+    label: str
+    higher_is_better: bool
+
+
+# The headline metrics, in the order every table, leaderboard and bundle shows them.
+HEADLINE: tuple[Headline, ...] = (
+    Headline("macro_map", "macro mAP", True),
+    Headline("micro_ap", "micro AP", True),
+    Headline("macro_roc_auc", "macro ROC AUC", True),
+    Headline("macro_f1", "macro-F1", True),
+    Headline("micro_f1", "micro-F1", True),
+    Headline("weighted_f1", "weighted-F1", True),
+    Headline("samples_f1", "samples-F1", True),
+    Headline("hamming_loss", "Hamming loss", False),
+    Headline("subset_accuracy", "subset accuracy", True),
+    Headline("label_cardinality_pred", "genres per poster (predicted)", True),
+)
+HEADLINE_KEYS = tuple(h.key for h in HEADLINE)
+LABELS = {h.key: h.label for h in HEADLINE}
+LOWER_IS_BETTER = frozenset(h.key for h in HEADLINE if not h.higher_is_better)
 
 # Top-level keys of compute_metrics() that are scalars (summarised across folds).
 SCALAR_KEYS = (

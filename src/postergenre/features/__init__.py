@@ -1,14 +1,13 @@
 """Per-item model inputs: poster file -> canvas -> cached embeddings or pixels, named.
 
 canvas       the fixed decode contract (PIL stretch to CANVAS_HW, uint8)
-fields       record fields (the poster today) and how a value becomes a graph input
 backbones    registry name -> (BackboneSpec, builder); BackboneFeatures: pixels -> embedding
 onnx_export  checked, atomic, cached ONNX export of pixel-input modules
 runtime      onnxruntime CPU sessions and bare throughput
 producer     the one cached-producer helper: per content, resumable, decode overlapped
 embeddings   backbone embeddings as a cached producer (``embed``)
 pixels       pixels at a model's size as a cached producer (``load_pixels``)
-sources      named model inputs: producer for training + module inside the bundle graph
+specs        one module per input: its record field and the model inputs made from it
 inputs       ``Inputs``: named arrays with presence masks, what models read
 """
 

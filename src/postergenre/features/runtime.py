@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -47,12 +48,18 @@ def throughput(
     inp = session.get_inputs()[0]
     shape = [batch_size if not isinstance(d, int) else d for d in inp.shape]
     x = np.random.default_rng(0).uniform(0, 255, shape).astype(np.float32)
+    return rate(lambda: session.run(None, {inp.name: x}), batch_size, seconds, warmup)
+
+
+def rate(step: Callable[[], object], items: int, seconds: float, warmup: int = 1) -> float:
+    """Items per second of ``step`` (one call handles ``items``), called for at least
+    ``seconds`` after ``warmup`` calls."""
     for _ in range(warmup):
-        session.run(None, {inp.name: x})
+        step()
     n, start = 0, time.perf_counter()
     while True:
-        session.run(None, {inp.name: x})
-        n += batch_size
+        step()
+        n += items
         elapsed = time.perf_counter() - start
         if elapsed >= seconds:
             return n / elapsed

@@ -19,7 +19,7 @@ from sklearn.metrics import average_precision_score
 from torch import nn
 
 from ..features.inputs import Inputs
-from ..features.sources import Source
+from ..features.specs import InputSpec
 from .space import SearchSpace
 
 
@@ -64,7 +64,7 @@ class ModelChoice:
 
     name: str
     summary: str
-    sources: Callable[[Any], list[Source]]  # config -> the named inputs it reads
+    inputs: Callable[[Any], list[InputSpec]]  # config -> the named inputs it reads
     make: Callable[[Any, list[str]], Estimator]  # (config, input names) -> unfitted estimator
     describe: Callable[[Any], dict]  # config -> the bundle's "model" entry
     settings: Callable[[Any], str]  # config -> one line for leaderboards

@@ -20,7 +20,7 @@ from torch import nn
 
 from ..features.backbones import BackboneFeatures
 from ..features.inputs import Inputs
-from ..features.sources import pixel_source
+from ..features.specs import Pixels
 from .base import ModelChoice
 from .heads import HeadClassifier, HeadConfig, HeadModule
 from .loop import as_float_nchw, resolve_device
@@ -209,7 +209,7 @@ def _settings(c) -> str:
 CHOICE = ModelChoice(
     name="finetune",
     summary="pretrained backbone fine-tuned end to end with a head, augmented pixels",
-    sources=lambda c: [pixel_source()],
+    inputs=lambda c: [Pixels()],
     make=lambda c, names: FineTuneClassifier(names[0], c.finetune, c.head),
     describe=lambda c: {"type": "finetuned-backbone+head", "backbones": [c.finetune.backbone],
                         "finetune": c.finetune.to_json(), "head": c.head.to_json()},

@@ -21,21 +21,14 @@ import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from ..features.sources import (
-    embedding_source,
-    ocr_source,
-    plot_terms_source,
-    text_source,
-    year_source,
-)
+from ..features.specs import BackboneEmbedding, InputSpec, default_input, optional_fields
 from .base import ModelChoice, fitted, macro_ap
 from .dropout import ByteDropout
 from .heads import HeadClassifier, HeadConfig
 from .loop import fit_loop
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
-OPTIONAL = ("title", "year", "plot")
-EXTRA = ("ocr",)  # optional inputs a config may add (``train --ocr``); not in the defaults
+OPTIONAL = ("title", "year", "plot")  # what the fusion model reads by default, beside the poster
 FUSION_LIMITS = (("hidden", 1, 16_384), ("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),
                  ("patience", 1, 1_000), ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0),
                  ("weight_decay", 0.0, 1.0), ("dropout", 0.0, 0.9), ("input_dropout", 0.0, 0.9),
@@ -61,10 +54,10 @@ class FusionConfig:
     seed: int = 0
 
     def __post_init__(self):
-        unknown = set(self.inputs) - {"poster", *OPTIONAL, *EXTRA}
-        if unknown or not self.inputs:
+        unknown = set(self.inputs) - {"poster", *optional_fields()}
+        if unknown or not self.inputs or len(set(self.inputs)) != len(self.inputs):
             raise ValueError(f"fusion inputs must be among poster, "
-                             f"{', '.join(OPTIONAL + EXTRA)}; "
+                             f"{', '.join(optional_fields())}, once each; "
                              f"not {sorted(unknown) or self.inputs}")
         check_loss(self.loss)
         check_ranges("fusion", self, FUSION_LIMITS)
@@ -208,13 +201,12 @@ class FusionGraph(nn.Module):
         return torch.where(any_optional[:, None] > 0, p, self.fallback(inputs))
 
 
-def sources(c) -> list:
-    """The named inputs of a fusion config: poster embeddings, then title, year, plot."""
-    made = {"title": lambda: text_source("title", 32), "plot": plot_terms_source,
-            "year": year_source, "ocr": ocr_source}
+def specs(c) -> list[InputSpec]:
+    """The named inputs of a fusion config: poster embeddings, then each optional field's
+    input in the order of the registry."""
     poster = "poster" in c.fusion.inputs
-    out = [embedding_source(b, c.tta, c.precision) for b in c.backbones] if poster else []
-    return out + [made[name]() for name in OPTIONAL + EXTRA if name in c.fusion.inputs]
+    out = [BackboneEmbedding(b, c.tta, c.precision) for b in c.backbones] if poster else []
+    return out + [default_input(name) for name in optional_fields() if name in c.fusion.inputs]
 
 
 def choice(name: str, summary: str, inputs: list[str]) -> ModelChoice:
@@ -227,13 +219,13 @@ def choice(name: str, summary: str, inputs: list[str]) -> ModelChoice:
         return c
 
     def make(c, names):
-        required = {s.name: s.required for s in sources(config(c))}
+        required = {s.name: s.required for s in specs(config(c))}
         return FusionClassifier(names, [not required[n] for n in names], c.fusion, c.head)
 
     return ModelChoice(
         name=name,
         summary=summary,
-        sources=lambda c: sources(config(c)),
+        inputs=lambda c: specs(config(c)),
         make=make,
         describe=lambda c: {"type": name, "backbones": c.backbones if "poster" in
                             config(c).fusion.inputs else [], "precision": c.precision,

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from ..features.sources import embedding_source
+from ..features.specs import BackboneEmbedding
 from .base import ModelChoice, fitted, macro_ap
 from .dropout import ByteDropout
 from .loop import fit_loop, predict_batches
@@ -152,12 +152,12 @@ def _settings(c) -> str:
 CHOICE = ModelChoice(
     name="head",
     summary="frozen pretrained backbone(s) + head on cached embeddings",
-    sources=lambda c: [embedding_source(b, c.tta, c.precision) for b in c.backbones],
+    inputs=lambda c: [BackboneEmbedding(b, c.tta, c.precision) for b in c.backbones],
     make=lambda c, names: HeadClassifier(names, c.head),
     describe=lambda c: {"type": "frozen-backbones+head", "backbones": c.backbones,
                         "tta": c.tta, "precision": c.precision, "head": c.head.to_json()},
     settings=_settings,
-    default_final="cv-ensemble",  # averaging the fold heads beat one refit (README)
+    default_final="cv-ensemble",  # averaging the fold heads beat one refit (docs/measurements.md)
     spaces={
         "default": SearchSpace(
             "default",

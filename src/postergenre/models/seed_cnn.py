@@ -14,7 +14,7 @@ pixels like every bundle graph and resizes them to ``image_hw`` inside the graph
 
 What changes from the prototype is the evaluation around it: the same split, CV, per-genre
 thresholds and metrics as every other model (the prototype took the argmax of multi-label
-outputs, hence its micro-F1 0.02).
+outputs, which misjudged it).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from ..features.sources import pixel_source
+from ..features.specs import Pixels
 from .base import ModelChoice
 from .loop import as_float_nchw, resolve_device
 from .on_pixels import PixelEstimator
@@ -138,7 +138,7 @@ class SeedCNNClassifier(PixelEstimator):
         c = self.config
         torch.manual_seed(c.seed)
         module = SeedCNN(y.shape[1], c.activation, c.image_hw, c.conv_dropout, c.dense_dropout)
-        module = module.to(self.device, memory_format=torch.channels_last)  # ~1.35x on CPU
+        module = module.to(self.device, memory_format=torch.channels_last)  # faster on CPU
         self.module = module
         x = self.pixels(inputs)
         return self.run_loop(module, self.optimizer(module),
@@ -201,7 +201,7 @@ def _settings(c) -> str:
 CHOICE = ModelChoice(
     name="seed-cnn",
     summary="the prototype's CNN, trained from scratch on pixels",
-    sources=lambda c: [pixel_source(c.seed_cnn.image_hw)],
+    inputs=lambda c: [Pixels(tuple(c.seed_cnn.image_hw))],
     make=lambda c, names: SeedCNNClassifier(names[0], c.seed_cnn),
     describe=lambda c: {"type": "seed-cnn", "seed_cnn": c.seed_cnn.to_json()},
     settings=_settings,

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-HEADLINE_KEYS = ("macro_map", "micro_ap", "macro_roc_auc", "macro_f1", "micro_f1", "weighted_f1",
-                 "samples_f1", "micro_precision", "macro_precision", "micro_recall",
-                 "macro_recall", "hamming_loss", "subset_accuracy", "label_cardinality_pred")
+from ..evaluation.metrics import HEADLINE_KEYS
+
+# every scalar a resample is scored on: the headline metrics, and precision and recall
+METRIC_KEYS = (*HEADLINE_KEYS, "micro_precision", "macro_precision", "micro_recall",
+               "macro_recall")
 PER_GENRE_KEYS = ("ap", "roc_auc", "f1", "precision", "recall")
 _CHUNK = 64  # resamples per micro-AP batch (bounds memory at (chunk, n * genres) floats)
 
@@ -87,7 +89,7 @@ def bootstrap_intervals(y: np.ndarray, prob: np.ndarray, pred: np.ndarray, genre
 
     return {
         "n_boot": n_boot, "seed": seed, "level": level,
-        "metrics": {k: interval(values[k]) for k in HEADLINE_KEYS},
+        "metrics": {k: interval(values[k]) for k in METRIC_KEYS},
         "per_genre": {g: {k: interval(values[k][:, j]) for k in PER_GENRE_KEYS}
                       for j, g in enumerate(genres)},
     }

@@ -29,7 +29,7 @@ def build_report(run_dir: Path, out: Path | None = None, data_dir: Path | None =
     t0 = time.perf_counter()
     run = load_run(run_dir, data_dir)
     colours = genre_colours(run.genres)
-    nums = H.Numbers(run.metrics)
+    nums = H.Numbers(run.record)
     ci = bootstrap_intervals(run.y, run.prob, run.pred, run.genres, n_boot, seed)
     ece = {g: calibration(run.y[:, j], run.prob[:, j])["ece"] for j, g in enumerate(run.genres)}
     frame = labelled(run)
@@ -46,11 +46,11 @@ def build_report(run_dir: Path, out: Path | None = None, data_dir: Path | None =
         ("diagnostics", "Calibration, confusions, training", diagnostics),
         ("examples", "Examples from the test part", examples_section(run, nums, colours)),
     ]
-    m = run.metrics
-    subtitle = (f"run <b>{H.esc(run.name)}</b> · {H.esc(m['model']['name'])} "
-                f"({H.esc(m['model'].get('settings', ''))}) · "
+    model = run.record.model
+    subtitle = (f"run <b>{H.esc(run.name)}</b> · {H.esc(model.name)} "
+                f"({H.esc(model.settings or '')}) · "
                 f"{nums.metric('data', 'n_test', spec='d')} test movies · "
-                f"split {H.esc(m.get('split', {}).get('fingerprint', '?'))}")
+                f"split {H.esc(run.record.split.fingerprint)}")
     data = {"run": str(run.path), "genres": run.genres, "colours": colours,
             "bootstrap": {"n_boot": n_boot, "seed": seed}, "derived": nums.derived,
             "seconds": round(time.perf_counter() - t0, 2)}

@@ -3,6 +3,7 @@ rare to trust, wide intervals, genres no better than no information, CV spread, 
 
 from __future__ import annotations
 
+from ..evaluation.metrics import LABELS
 from . import html as H
 from .load import Run
 
@@ -24,7 +25,7 @@ def caveats_section(run: Run, nums: H.Numbers, ci: dict, ece: float,
         + ("the probabilities are close to how often they come true, on average over genres."
            if ece <= POOR_ECE else
            "read the probabilities as scores for ranking, not as chances."))
-    dropped = run.metrics["data"].get("dropped_genres") or []
+    dropped = run.record.data.dropped_genres
     if dropped:
         items.append(f"The model never predicts {H.esc(', '.join(dropped))}: fewer than "
                      f"{nums.metric('config', 'min_support', spec='d')} training examples each.")
@@ -32,8 +33,7 @@ def caveats_section(run: Run, nums: H.Numbers, ci: dict, ece: float,
 
 
 def _test_part(run: Run, nums: H.Numbers) -> str:
-    m = run.metrics
-    reads = sorted({i.split(":")[0] for i in m["model"].get("inputs", [])})
+    reads = sorted({i.split(":")[0] for i in run.record.model.inputs})
     return (f"<b>What the test part is.</b> {nums.metric('data', 'n_test', spec='d')} movies of "
             f"the same dataset, set aside by a stratified split (seed "
             f"{nums.metric('split', 'seed', spec='d')}) before any training: no fold model, "
@@ -46,12 +46,12 @@ def _test_part(run: Run, nums: H.Numbers) -> str:
 
 
 def _rare(run: Run, nums: H.Numbers, train_counts: dict[str, int]) -> list[str]:
-    pg = run.metrics["test"]["per_genre"]
-    few = [g for g in run.genres if pg[g]["support"] < FEW_TEST]
+    pg = run.record.test.per_genre
+    few = [g for g in run.genres if pg[g].support < FEW_TEST]
     out = []
     if few:
         listed = ", ".join(f"{H.esc(g)} ({nums.metric('test', 'per_genre', g, 'support', spec='d')}"
-                           ")" for g in sorted(few, key=lambda g: pg[g]["support"]))
+                           ")" for g in sorted(few, key=lambda g: pg[g].support))
         out.append(f"<b>Too few test posters to trust</b> (under {FEW_TEST}): {listed}. Their "
                    "per-genre figures can move a lot with a handful of posters.")
     thin = [g for g in run.genres if g in train_counts and train_counts[g] < FEW_TRAIN]
@@ -64,7 +64,7 @@ def _rare(run: Run, nums: H.Numbers, train_counts: dict[str, int]) -> list[str]:
 
 
 def _intervals(run: Run, nums: H.Numbers, ci: dict) -> list[str]:
-    pg = run.metrics["test"]["per_genre"]
+    pg = run.record.test.per_genre
     out = []
     head = ci["metrics"]["macro_map"]
     if head:
@@ -79,7 +79,7 @@ def _intervals(run: Run, nums: H.Numbers, ci: dict) -> list[str]:
             for g in wide)
         out.append(f"<b>Wide intervals</b> (AP interval wider than {WIDE}): {listed}.")
     weak = [g for g in run.genres if (b := ci["per_genre"][g]["ap"]) is not None
-            and b[0] <= pg[g]["prevalence"]]
+            and b[0] <= pg[g].prevalence]
     if weak:
         listed = ", ".join(f"{H.esc(g)} (AP {nums.metric('test', 'per_genre', g, 'ap')}, "
                            f"prevalence {nums.metric('test', 'per_genre', g, 'prevalence')})"
@@ -90,12 +90,13 @@ def _intervals(run: Run, nums: H.Numbers, ci: dict) -> list[str]:
 
 
 def _spread(run: Run, nums: H.Numbers) -> list[str]:
-    summary = run.metrics["cv"]["summary"]["metrics"]
-    final = run.metrics["cv"].get("final") or "the final model"
+    summary = run.record.cv.summary.metrics
+    final = run.record.cv.final or "the final model"
     out = []
-    for key, label in (("macro_map", "macro mAP"), ("macro_f1", "macro-F1")):
-        stats = summary.get(key) or {}
-        mean, std, test = stats.get("mean"), stats.get("std"), run.metrics["test"].get(key)
+    for key in ("macro_map", "macro_f1"):
+        stats, label = summary.get(key), LABELS[key]
+        mean, std = (None, None) if stats is None else (stats.mean, stats.std)
+        test = getattr(run.record.test, key)
         if mean is None or std is None or test is None:
             continue
         path = ("cv", "summary", "metrics", key)

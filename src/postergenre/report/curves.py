@@ -34,8 +34,8 @@ def calibration(y: np.ndarray, prob: np.ndarray, bins: int = BINS) -> dict:
 def curves(run: Run, colours: dict[str, str]) -> str:
     """PR and ROC small multiples, one panel per genre in its colour, most frequent first;
     the dot is the operating point of the decision rule."""
-    pg = run.metrics["test"]["per_genre"]
-    order = sorted(run.genres, key=lambda g: (-pg[g]["support"], g))
+    pg = run.record.test.per_genre
+    order = sorted(run.genres, key=lambda g: (-pg[g].support, g))
     pr = _panels(run, order, colours, "pr")
     roc = _panels(run, order, colours, "roc")
     return (H.img(pr, "precision-recall curves per genre",
@@ -53,7 +53,7 @@ def _panels(run: Run, order: list[str], colours: dict[str, str], kind: str) -> s
     fig.subplots_adjust(left=0.07, right=0.98, bottom=0.45 / height, top=1 - 0.65 / height,
                         wspace=0.15, hspace=0.45)
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
-    pg = run.metrics["test"]["per_genre"]
+    pg = run.record.test.per_genre
     for i, ax in enumerate(axes.flat):
         if i >= len(order):
             ax.set_axis_off()
@@ -61,13 +61,13 @@ def _panels(run: Run, order: list[str], colours: dict[str, str], kind: str) -> s
         g = order[i]
         j = run.genres.index(g)
         y, p, d = run.y[:, j], run.prob[:, j], run.pred[:, j]
-        ax.set_title(f"{g} (n={pg[g]['support']})", fontsize=9, color="#222")
+        ax.set_title(f"{g} (n={pg[g].support})", fontsize=9, color="#222")
         if kind == "pr" and y.any():
             precision, recall, _ = precision_recall_curve(y, p)
             ax.plot(recall, precision, color=colours[g], lw=1.6, drawstyle="steps-post")
             ax.axhline(y.mean(), color=OTHER, lw=1, ls="--")
-            ax.plot(pg[g]["recall"], pg[g]["precision"], "o", color="black", ms=4, clip_on=False)
-            ax.text(0.96, 0.95, f"AP {pg[g]['ap']:.3f}", transform=ax.transAxes, ha="right",
+            ax.plot(pg[g].recall, pg[g].precision, "o", color="black", ms=4, clip_on=False)
+            ax.text(0.96, 0.95, f"AP {pg[g].ap:.3f}", transform=ax.transAxes, ha="right",
                     va="top", fontsize=8)
         elif kind == "roc" and 0 < y.sum() < len(y):
             fpr, tpr, _ = roc_curve(y, p)
@@ -75,7 +75,7 @@ def _panels(run: Run, order: list[str], colours: dict[str, str], kind: str) -> s
             ax.plot([0, 1], [0, 1], color=OTHER, lw=1, ls="--")
             ax.plot((d & (y == 0)).sum() / (y == 0).sum(), (d & (y == 1)).sum() / y.sum(), "o",
                     color="black", ms=4, clip_on=False)
-            ax.text(0.96, 0.05, f"AUC {pg[g]['roc_auc']:.3f}", transform=ax.transAxes,
+            ax.text(0.96, 0.05, f"AUC {pg[g].roc_auc:.3f}", transform=ax.transAxes,
                     ha="right", va="bottom", fontsize=8)
         else:
             ax.text(0.5, 0.5, "undefined on the test part", ha="center", fontsize=8)
@@ -134,10 +134,10 @@ def confusion(run: Run, colours: dict[str, str]) -> str:
 
 
 def training_curves(run: Run, nums: H.Numbers) -> str:
-    folds = run.history.get("folds") or []
+    folds = run.history.folds
     if not folds or not any(folds):
         return H.note("The run recorded no per-epoch history.")
-    best = run.metrics["cv"].get("best_epochs") or []
+    best = run.record.cv.best_epochs
     ncols = min(len(folds), 3)
     nrows = math.ceil(len(folds) / ncols)
     fig = figure(4.4 * ncols, 1.2 + 3.0 * nrows)

@@ -8,30 +8,30 @@ import pandas as pd
 from matplotlib.patches import Patch
 
 from ..data.splits import TEST
+from ..features.specs import optional_fields
 from . import html as H
 from .figures import NEUTRAL, OTHER, figure, figure_uri, heatmap, thumbnail_uri
 from .load import Run
 
 THUMBS_PER_GENRE = 7
-FIELDS = ("poster", "title", "year", "plot")
 
 
 def data_section(run: Run, frame: pd.DataFrame | None, nums: H.Numbers,
                  colours: dict[str, str]) -> str:
     """The section; ``frame`` is ``labelled(run)``."""
-    m = run.metrics
+    data = run.record.data
     parts = [
         f"<p>The run used {nums.metric('data', 'labelled_in_split', spec='d')} labelled movies "
         f"of its split: {nums.metric('data', 'n_train', spec='d')} for training and "
         f"cross-validation, {nums.metric('data', 'n_test', spec='d')} held out as the test "
         f"part. It predicts {nums.metric('test', 'n_genres', spec='d')} genres"
-        + (f"; {_dropped(m)} had too few training examples and are left out" if
-           m["data"].get("dropped_genres") else "") + ".</p>"]
-    skipped = m["data"].get("skipped_files") or {}
+        + (f"; {_dropped(data.dropped_genres)} had too few training examples and are left "
+           "out" if data.dropped_genres else "") + ".</p>"]
+    skipped = data.skipped_files
     if skipped:
         parts.append(H.note(f"{nums.value('data.skipped_files', len(skipped), 'd')} files "
                             "could not be used (unreadable or missing an input)."))
-    parts += [H.note(H.esc(n)) for n in run.notes + m["data"].get("notes", [])[:5]]
+    parts += [H.note(H.esc(n)) for n in run.notes + data.notes[:5]]
     parts.append("<h3>Genres</h3>" + _genre_counts(run, frame, nums, colours))
     labels = (frame["genres"] if frame is not None else
               pd.Series([[g for g, t in zip(run.genres, row, strict=True) if t] for row in run.y]))
@@ -68,8 +68,8 @@ def train_counts(frame: pd.DataFrame | None) -> dict[str, int]:
     return counts
 
 
-def _dropped(m: dict) -> str:
-    names = list(m["data"]["dropped_genres"])  # {genre: training examples}, or a list
+def _dropped(dropped: dict[str, int]) -> str:
+    names = list(dropped)  # {genre: training examples}
     shown = ", ".join(H.esc(g) for g in names[:8])
     return shown + (f" and {len(names) - 8} more" if len(names) > 8 else "")
 
@@ -77,11 +77,11 @@ def _dropped(m: dict) -> str:
 def _genre_counts(run: Run, frame: pd.DataFrame | None, nums: H.Numbers,
                   colours: dict[str, str]) -> str:
     """Training and test counts per genre, chart and table; dropped genres in grey."""
-    test = {g: run.metrics["test"]["per_genre"][g]["support"] for g in run.genres}
+    test = {g: run.record.test.per_genre[g].support for g in run.genres}
     train = train_counts(frame)
     if frame is not None:
         in_train = frame["part"] != TEST
-        for g in run.metrics["data"].get("dropped_genres", []):
+        for g in run.record.data.dropped_genres:
             test.setdefault(g, sum(g in gs for gs in frame.loc[~in_train, "genres"]))
     names = sorted(test, key=lambda g: (-(train.get(g, 0) + test[g]), g))
     fig = figure(9, 1.2 + 0.27 * len(names))
@@ -151,16 +151,13 @@ def _years(frame: pd.DataFrame, nums: H.Numbers) -> str:
 
 
 def _inputs(run: Run, frame: pd.DataFrame, nums: H.Numbers) -> str:
-    reads = {name.split(":")[0] for name in run.metrics["model"].get("inputs", [])}
+    reads = {name.split(":")[0] for name in run.record.model.inputs}
     n = len(frame)
     rows = []
-    for f in FIELDS:
-        if f == "poster":
-            have = int(frame["path"].notna().sum())
-        elif f == "year":
-            have = int(frame["year"].notna().sum())
-        else:
-            have = int(frame[f].fillna("").astype(str).str.strip().ne("").sum())
+    for f in ["poster", *(f for f in optional_fields() if f in frame)]:
+        column = frame["path" if f == "poster" else f]
+        have = int(column.notna().sum()) if column.dtype.kind in "iuf" or f == "poster" \
+            else int(column.fillna("").astype(str).str.strip().ne("").sum())
         bar = f'<span class="bar" style="width:{120 * have / max(n, 1):.0f}px"></span>'
         rows.append([f, nums.value(f"data.inputs.{f}", have, "d"),
                      nums.value(f"data.inputs.{f}_share", have / max(n, 1), "%") + bar,

@@ -15,8 +15,8 @@ PER_KIND = 4
 
 def examples_section(run: Run, nums: H.Numbers, colours: dict[str, str]) -> str:
     posters, titles = run.posters(), run.titles()
-    pg = run.metrics["test"]["per_genre"]
-    order = sorted(run.genres, key=lambda g: (-pg[g]["support"], g))
+    pg = run.record.test.per_genre
+    order = sorted(run.genres, key=lambda g: (-pg[g].support, g))
     blocks = []
     for g in order:
         j = run.genres.index(g)

@@ -1,10 +1,10 @@
 """The page: escaping, tagged numbers, tables, figures and the one-file template.
 
-Every number the report shows is a ``<span class="num">``: one taken from ``metrics.json``
-carries ``data-metric`` (its path there, as a JSON list) and ``data-value`` (the full value);
-one the report computed (a bootstrap bound, a count over the dataset, an ECE) carries
-``data-derived`` and is listed in the page's ``report-data`` JSON block. A reader, or a test,
-can check each figure against its source.
+Every number the report shows is a ``<span class="num">``: one taken from the run's record
+(``metrics.json``) carries ``data-metric`` (its path there, as a JSON list) and
+``data-value`` (the full value); one the report computed (a bootstrap bound, a count over the
+dataset, an ECE) carries ``data-derived`` and is listed in the page's ``report-data`` JSON
+block. A reader, or a test, can check each figure against its source.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..training.record import RunRecord
 
 
 def esc(text: Any) -> str:
@@ -36,14 +37,16 @@ def fmt(value: Any, spec: str = ".3f") -> str:
 class Numbers:
     """Makes the tagged number spans of one page and remembers the derived ones."""
 
-    def __init__(self, metrics: dict, run: str | None = None):
-        self.metrics = metrics
+    def __init__(self, record: RunRecord | None = None, run: str | None = None):
+        self.record = record
         self.run = run
         self.derived: dict[str, Any] = {}
 
     def metric(self, *path: str | int, spec: str = ".3f") -> str:
-        """The value at ``path`` in ``metrics.json``, shown and tagged."""
-        value = lookup(self.metrics, path)
+        """The value at ``path`` in the run's record (``metrics.json``), shown and tagged."""
+        if self.record is None:
+            raise ValueError("these numbers have no run record")
+        value = self.record.at(*path)
         run = f' data-run="{esc(self.run)}"' if self.run else ""
         return (f'<span class="num" data-metric="{esc(json.dumps(list(path)))}"{run} '
                 f'data-value="{esc(json.dumps(value))}">{fmt(value, spec)}</span>')
@@ -62,12 +65,6 @@ class Numbers:
             return self.value(key, None)
         return (f"<span class=\"num\">[{self.value(key + '.low', bounds[0])}, "
                 f"{self.value(key + '.high', bounds[1])}]</span>")
-
-
-def lookup(d: Any, path: Iterable[str | int]) -> Any:
-    for key in path:
-        d = d[key]
-    return d
 
 
 def table(header: Sequence[str], rows: Iterable[Sequence[str]], text: int = 1) -> str:

@@ -1,25 +1,26 @@
 """``build_leaderboard``: the finished runs of a folder made on one split, as one HTML page.
 
 The rows are ``compare``'s (same split, same genres; the others are listed with the reason);
-each run's numbers are tagged with its folder and their path in its ``metrics.json``.
+each run's numbers come from its record (validated by ``compare``) and are tagged with its
+folder and their path in its ``metrics.json``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from ..atomic import write_text
-from ..compare import compare
+from ..compare import Leaderboard, compare
+from ..evaluation.metrics import LABELS
 from . import html as H
 from .figures import NEUTRAL, OTHER, figure, figure_uri
 
-SHOWN = (("macro_map", "macro mAP", True), ("macro_roc_auc", "macro ROC AUC", False),
-         ("macro_f1", "macro-F1", True), ("micro_f1", "micro-F1", False),
-         ("samples_f1", "samples-F1", False))  # (key, label, with its CV column)
+SHOWN = tuple((key, LABELS[key], with_cv) for key, with_cv in (
+    ("macro_map", True), ("macro_roc_auc", False), ("macro_f1", True), ("micro_f1", False),
+    ("samples_f1", False)))  # (key, label, with its CV column)
 
 
 def build_leaderboard(folder: Path, out: Path | None = None) -> Path:
@@ -29,11 +30,11 @@ def build_leaderboard(folder: Path, out: Path | None = None) -> Path:
     H.check_out(out)
     board = compare([folder], measure=False)
     records = board.table.to_dict("records")
-    derived = H.Numbers({})
+    derived = H.Numbers()
     header = ["run", "model", "settings", "train posters"]
     for _, label, with_cv in SHOWN:
         header += ([f"{label} CV"] if with_cv else []) + [f"{label} test"]
-    rows = [_row(r, out, derived) for r in records]
+    rows = [_row(r, board, out, derived) for r in records]
     body = (H.img(figure_uri(_chart(records)), "leaderboard chart",
                   "Bars: test figures; dots and whiskers: CV mean ± std. Grey: baselines that "
                   "never look at a poster.")
@@ -52,11 +53,12 @@ def build_leaderboard(folder: Path, out: Path | None = None) -> Path:
     return out
 
 
-def _row(r: dict, out: Path, derived: H.Numbers) -> list[str]:
+def _row(r: dict, board: Leaderboard, out: Path, derived: H.Numbers) -> list[str]:
     """One table row; a run's numbers are tagged with their place in its metrics.json, a
     baseline's are tagged as derived (they come from the reference run's metrics)."""
     if r["path"]:
-        nums = H.Numbers(json.loads((Path(r["path"]) / "metrics.json").read_text()), r["path"])
+        record = board.records[r["path"]]
+        nums = H.Numbers(record, r["path"])
         report = Path(r["path"]) / "report.html"
         name = H.esc(r["run"])
         if report.is_file():
@@ -67,7 +69,7 @@ def _row(r: dict, out: Path, derived: H.Numbers) -> list[str]:
             if with_cv:
                 path = ("cv", "summary", "metrics", key)
                 cv = nums.metric(*path, "mean")
-                if H.lookup(nums.metrics, path).get("std") is not None:
+                if record.at(*path).std is not None:
                     cv += f" ± {nums.metric(*path, 'std')}"
                 cells.append(f'<span class="num">{cv}</span>')
             cells.append(nums.metric("test", key))

@@ -1,31 +1,32 @@
 """A finished run folder, read back for the report: nothing is retrained or re-embedded.
 
-The numbers come from ``metrics.json``, the test probabilities (unrounded) and decisions from
-``predictions_test.csv``, the fold histories from ``history.json``; the dataset the run was
-trained on (named in ``metrics.json`` or the bundle) and its split, when they can still be
+The numbers come from the run's record (``training.record``: ``metrics.json`` and
+``history.json``, validated whole, so a bad value refuses the report with the file and the
+key), the test probabilities (unrounded) and decisions from ``predictions_test.csv``; the
+dataset the run was trained on (named in its record) and its split, when they can still be
 read, give the data section and the posters.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from ..compare import MARKER
 from ..data.dataset import Dataset, load_dataset
 from ..data.splits import Split
 from ..errors import UserError
+from ..training.record import History, RunRecord, read_history, read_record
+from ..training.run import COMPLETE
 
 
 @dataclass
 class Run:
     path: Path
-    metrics: dict
-    history: dict
+    record: RunRecord  # metrics.json
+    history: History
     genres: list[str]
     ids: list[str]  # test movies, in predictions_test.csv order
     y: np.ndarray  # (n, G) 0/1 true genres
@@ -60,13 +61,12 @@ def load_run(path: Path, data_dir: Path | None = None) -> Run:
     """
     if not path.is_dir():
         raise UserError(f"{path}: no such run folder")
-    if not (path / MARKER).is_file():
-        raise UserError(f"{path}: unfinished run (no {MARKER} marker); wait for train to end")
-    metrics = _json(path / "metrics.json")
-    history = _json(path / "history.json")
-    genres = list(metrics["data"]["genres"])
+    if not (path / COMPLETE).is_file():
+        raise UserError(f"{path}: unfinished run (no {COMPLETE} marker); wait for train to end")
+    record, history = read_record(path), read_history(path)
+    genres = list(record.data.genres)
     table = _predictions(path / "predictions_test.csv", genres)
-    run = Run(path, metrics, history, genres, table["id"].tolist(),
+    run = Run(path, record, history, genres, table["id"].tolist(),
               _multi_hot(table["true"], genres), table[genres].to_numpy(float),
               _multi_hot(table["predicted"], genres).astype(bool))
     _attach_data(run, data_dir)
@@ -74,47 +74,21 @@ def load_run(path: Path, data_dir: Path | None = None) -> Run:
 
 
 def _attach_data(run: Run, data_dir: Path | None) -> None:
-    bundle = _json_or_empty(run.path / "model" / "bundle.json").get("data", {})
-    recorded = run.metrics["data"].get("dataset") or bundle.get("dataset")
-    root = data_dir or (Path(recorded) if recorded else None)
-    if root is None:
-        run.notes.append("The run does not name its dataset (give --data): no data section "
-                         "beyond the run's own counts, and no posters.")
-        return
+    root = data_dir or Path(run.record.data.dataset)
     try:
         run.dataset = load_dataset(root, hash_contents=False)
     except UserError as e:
         run.notes.append(f"The dataset could not be read ({e}): no posters, and the data "
                          "section shows only the run's own counts.")
         return
-    split_file = run.metrics.get("split", {}).get("file") or bundle.get("split_file")
-    for candidate in (run.path / "split.json", Path(split_file) if split_file else None):
-        if candidate is not None and candidate.is_file():
+    for candidate in (run.path / "split.json", Path(run.record.split.file)):
+        if candidate.is_file():
             try:
                 run.parts = Split.load(candidate).parts
                 return
             except UserError as e:
                 run.notes.append(f"Split file unreadable ({e}).")
     run.notes.append("The run's split file is gone: counts are over the whole dataset.")
-
-
-def _json_or_empty(path: Path) -> dict:
-    """A JSON object from ``path``, or {} when it is missing or unreadable."""
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return d if isinstance(d, dict) else {}
-
-
-def _json(path: Path) -> dict:
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: unreadable ({e})") from None
-    if not isinstance(d, dict):
-        raise UserError(f"{path}: not a JSON object")
-    return d
 
 
 def _predictions(path: Path, genres: list[str]) -> pd.DataFrame:

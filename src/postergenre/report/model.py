@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluation.report import HEADLINE
+from ..evaluation.metrics import HEADLINE, LABELS
 from . import html as H
 from .figures import figure, figure_uri
 from .load import Run
@@ -15,32 +15,30 @@ CARDS = ("macro_map", "macro_roc_auc", "macro_f1", "micro_f1")
 
 def overview(run: Run, nums: H.Numbers, ci: dict) -> str:
     """What the model is and how it decides, then the headline cards and table."""
-    m = run.metrics
-    inputs = ", ".join(f"<code>{H.esc(i)}</code>" for i in m["model"].get("inputs", []))
-    cap = m["decision"].get("max_genres")
+    model, decision = run.record.model, run.record.decision
+    inputs = ", ".join(f"<code>{H.esc(i)}</code>" for i in model.inputs)
     rule = (f"a genre is predicted when its probability reaches the genre's own threshold "
-            f"(fitted for F1 on the {H.esc(m['decision'].get('fitted_on', 'CV predictions'))})"
+            f"(fitted for F1 on the {H.esc(decision.fitted_on)})"
             + (f", at most {nums.metric('decision', 'max_genres', spec='d')} per poster "
-               "(the most probable)" if cap else "")
+               "(the most probable)" if decision.max_genres else "")
             + ("; a poster always gets at least its most likely genre"
-               if m["decision"].get("at_least_one") else "") + ".")
-    text = (f"<p><b>{H.esc(m['model']['name'])}</b>: {H.esc(m['model'].get('summary', ''))} "
-            f"({H.esc(m['model'].get('settings', ''))}). It reads {inputs}. Cross-validation: "
+               if decision.at_least_one else "") + ".")
+    text = (f"<p><b>{H.esc(model.name)}</b>: {H.esc(model.summary)} "
+            f"({H.esc(model.settings or '')}). It reads {inputs}. Cross-validation: "
             f"{nums.metric('cv', 'summary', 'n_folds', spec='d')} folds of the training part; "
-            f"the final model is the {H.esc(m['cv'].get('final', 'refit'))}. Decision rule: "
+            f"the final model is the {H.esc(run.record.cv.final)}. Decision rule: "
             f"{rule}</p>")
     return text + _cards(run, nums, ci) + _headline_table(run, nums, ci)
 
 
 def _cards(run: Run, nums: H.Numbers, ci: dict) -> str:
-    labels = {k: label for k, label, _ in HEADLINE}
-    base = "prevalence" if "prevalence" in run.metrics.get("baselines", {}) else None
+    base = "prevalence" if "prevalence" in run.record.baselines else None
     cards = []
     for key in CARDS:
         against = (f"no-information baseline {nums.metric('baselines', base, key)}"
                    if base else "")
         cards.append(
-            f'<div class="card"><div class="label">test {H.esc(labels[key])}</div>'
+            f'<div class="card"><div class="label">test {H.esc(LABELS[key])}</div>'
             f'<div class="big">{nums.metric("test", key)}</div>'
             f'<div class="small">95% CI {nums.interval(f"ci.test.{key}", ci["metrics"][key])}'
             f"<br>CV {_pm(run, nums, key)}<br>{against}</div></div>")
@@ -48,23 +46,21 @@ def _cards(run: Run, nums: H.Numbers, ci: dict) -> str:
 
 
 def _pm(run: Run, nums: H.Numbers, key: str) -> str:
-    stats = run.metrics["cv"]["summary"]["metrics"].get(key)
+    stats = run.record.cv.summary.metrics.get(key)
     if not stats:
         return "–"
     path = ("cv", "summary", "metrics", key)
-    std = f" ± {nums.metric(*path, 'std')}" if stats.get("std") is not None else ""
+    std = f" ± {nums.metric(*path, 'std')}" if stats.std is not None else ""
     return nums.metric(*path, "mean") + std
 
 
 def _headline_table(run: Run, nums: H.Numbers, ci: dict) -> str:
-    baselines = list(run.metrics.get("baselines", {}))
+    baselines = run.record.baselines
     n_boot = nums.value("ci.n_boot", ci["n_boot"], "d")
     header = ["metric", "CV mean ± std", "test", "test 95% CI"] + [
         f"baseline: {H.esc(b)}" for b in baselines]
     rows = []
     for key, label, higher in HEADLINE:
-        if key not in run.metrics["test"]:
-            continue
         interval = ci["metrics"].get(key)
         rows.append([H.esc(label) + ("" if higher else " (lower is better)"), _pm(run, nums, key),
                      nums.metric("test", key),
@@ -72,10 +68,10 @@ def _headline_table(run: Run, nums: H.Numbers, ci: dict) -> str:
                     + [nums.metric("baselines", b, key) for b in baselines])
     notes = [f"Intervals: the 2.5th and 97.5th percentiles over {n_boot} bootstrap resamples of "
              f"the test movies (seed {nums.value('ci.seed', ci['seed'], 'd')})."]
-    for b in baselines:
-        info = run.metrics["baselines"][b].get("baseline", {})
-        predicts = ", ".join(info.get("label_set", [])) or "nothing"
-        notes.append(f"<b>{H.esc(b)}</b>: {H.esc(info.get('rule', ''))}; predicts "
+    for b, scores in baselines.items():
+        info = scores.baseline
+        predicts = ", ".join(info.label_set) or "nothing"
+        notes.append(f"<b>{H.esc(b)}</b>: {H.esc(info.rule)}; predicts "
                      f"{H.esc(predicts)} for every poster.")
     return H.table(header, rows) + "".join(H.note(n) for n in notes)
 
@@ -83,17 +79,17 @@ def _headline_table(run: Run, nums: H.Numbers, ci: dict) -> str:
 def per_genre(run: Run, nums: H.Numbers, colours: dict[str, str], ci: dict,
               ece: dict[str, float]) -> str:
     """Per-genre table and chart, most frequent genre first."""
-    pg = run.metrics["test"]["per_genre"]
-    order = sorted(run.genres, key=lambda g: (-pg[g]["support"], g))
-    cv_ap = run.metrics["cv"]["summary"].get("per_genre_ap", {})
+    pg = run.record.test.per_genre
+    order = sorted(run.genres, key=lambda g: (-pg[g].support, g))
+    cv_ap = run.record.cv.summary.per_genre_ap
     rows = []
     for g in order:
         i = run.genres.index(g)
         cv = "–"
-        if cv_ap.get(g, {}).get("mean") is not None:
+        if g in cv_ap and cv_ap[g].mean is not None:
             path = ("cv", "summary", "per_genre_ap", g)
             cv = '<span class="num">' + nums.metric(*path, "mean") + (
-                f" ± {nums.metric(*path, 'std')}" if cv_ap[g].get("std") is not None else ""
+                f" ± {nums.metric(*path, 'std')}" if cv_ap[g].std is not None else ""
             ) + "</span>"
         rows.append([H.chip(g, colours)]
                     + [nums.metric("test", "per_genre", g, k, spec=s)
@@ -121,27 +117,27 @@ def per_genre(run: Run, nums: H.Numbers, colours: dict[str, str], ci: dict,
 
 
 def _chart(run: Run, order: list[str], colours: dict[str, str], ci: dict):
-    pg = run.metrics["test"]["per_genre"]
+    pg = run.record.test.per_genre
     fig = figure(11, 1.3 + 0.3 * len(order))
     left, right = fig.subplots(1, 2, sharey=True)
     y = np.arange(len(order))
     col = [colours[g] for g in order]
-    ap = np.array([np.nan if pg[g]["ap"] is None else pg[g]["ap"] for g in order])
+    ap = np.array([np.nan if pg[g].ap is None else pg[g].ap for g in order])
     bounds = np.array([ci["per_genre"][g]["ap"] or [np.nan, np.nan] for g in order])
     err = np.abs(np.vstack([ap - bounds[:, 0], bounds[:, 1] - ap]))
     left.barh(y, ap, color=col, xerr=np.nan_to_num(err), ecolor="#333", capsize=2)
-    left.scatter([pg[g]["prevalence"] for g in order], y, marker="|", s=160, color="black",
+    left.scatter([pg[g].prevalence for g in order], y, marker="|", s=160, color="black",
                  label="prevalence (no information)", zorder=3, clip_on=False)
-    left.set_yticks(y, [f"{g} (n={pg[g]['support']})" for g in order])
+    left.set_yticks(y, [f"{g} (n={pg[g].support})" for g in order])
     left.invert_yaxis()
     left.set_xlim(0, 1)
     left.set_xlabel("average precision (test)")
     left.set_title("AP per genre with 95% interval")
 
-    right.barh(y, [pg[g]["f1"] for g in order], color=col, alpha=0.85, label="F1")
-    right.scatter([pg[g]["precision"] for g in order], y, marker="^", color="black", s=18,
+    right.barh(y, [pg[g].f1 for g in order], color=col, alpha=0.85, label="F1")
+    right.scatter([pg[g].precision for g in order], y, marker="^", color="black", s=18,
                   label="precision", zorder=3, clip_on=False)
-    right.scatter([pg[g]["recall"] for g in order], y, marker="o", facecolor="white",
+    right.scatter([pg[g].recall for g in order], y, marker="o", facecolor="white",
                   edgecolor="black", s=18, label="recall", zorder=3)
     right.set_xlim(0, 1)
     right.set_xlabel("score at the chosen threshold (test)")
@@ -155,8 +151,8 @@ def _chart(run: Run, order: list[str], colours: dict[str, str], ci: dict):
 def ablation(run: Run, nums: H.Numbers) -> str:
     """The ablation by inputs the run recorded (``metrics.json`` ``ablation``: {inputs used:
     {"all" | "with plot" | "without plot": metrics}}), or why there is none."""
-    inputs = run.metrics["model"].get("inputs", [])
-    recorded = run.metrics.get("ablation")
+    inputs = run.record.model.inputs
+    recorded = run.record.ablation
     if len(inputs) < 2:
         return H.note(f"The model reads one input ({H.esc(', '.join(inputs))}): nothing to "
                       "leave out, so no ablation.")
@@ -164,9 +160,8 @@ def ablation(run: Run, nums: H.Numbers) -> str:
         return H.note(f"The model reads {len(inputs)} inputs ({H.esc(', '.join(inputs))}) and "
                       "none of them is optional, so no ablation (every test movie needs all).")
     keys = ["macro_map", "macro_f1", "micro_f1"]
-    labels = {k: label for k, label, _ in HEADLINE}
     parts = ["all", "with plot", "without plot"]
-    header = ["inputs given"] + [f"{H.esc(labels[k])} ({part})" for part in parts for k in keys]
+    header = ["inputs given"] + [f"{H.esc(LABELS[k])} ({part})" for part in parts for k in keys]
     rows = [[H.esc(what)] + [nums.metric("ablation", what, part, k) if part in result else "–"
                              for part in parts for k in keys]
             for what, result in recorded.items()]

@@ -28,8 +28,9 @@ from .. import __version__
 from ..bundle import Bundle
 from ..bundle.format import GRAPH
 from ..bundle.similar import SimilarIndex
-from ..features.fields import FIELDS
+from ..features.specs import FIELDS
 from ..features.runtime import cpu_count
+from ..training.record import Headline
 from . import explain, uploads
 from .batching import Batcher, Busy
 from .limits import ApiError, Guard, Limits
@@ -144,6 +145,8 @@ def _handlers(app: FastAPI) -> None:
 def _routes(app: FastAPI, service: Service) -> None:
     bundle, limits = service.bundle, service.limits
     genres = bundle.genres
+    headline = Headline.of_bundle(bundle.meta, Path(bundle.path) / "bundle.json")
+    metrics = {} if headline is None else headline.to_json()
     Title = Annotated[str | None, Form(max_length=limits.max_text, description="The title.")]
     Year = Annotated[int | None, Form(ge=1870, le=2100, description="Release year.")]
     Plot = Annotated[str | None, Form(max_length=limits.max_text, description="Plot summary.")]
@@ -180,7 +183,7 @@ def _routes(app: FastAPI, service: Service) -> None:
                 "max_genres": bundle.rule.max_genres, "at_least_one": bundle.rule.at_least_one,
                 "inputs": [{k: i[k] for k in ("name", "type", "required")}
                            for i in bundle.inputs],
-                "metrics": bundle.meta.get("metrics", {}), "similar": similar,
+                "metrics": metrics, "similar": similar,
                 "limits": {k: v for k, v in asdict(limits).items()
                            if k.startswith("max_") or k == "timeout_s"}}
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..data.images import ImageError, decode
 from ..features.canvas import DECODE_AT_LEAST
-from ..features.fields import FIELDS
+from ..features.specs import FIELDS
 from .limits import MB, ApiError, Limits, sniff
 
 FORMATS = "JPEG, PNG, WebP, GIF, BMP or TIFF"

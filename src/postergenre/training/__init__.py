@@ -3,15 +3,27 @@
 config  ``TrainConfig``, validated where it is received
 inputs  the named inputs and labels of a split's movies (``load_inputs``)
 cv      cross-validation on the training part and the final model
+record  what a run folder's metrics.json and history.json hold, typed and validated
 run     the run folder, written whole or not at all
 job     ``train``: all of it, then the bundle
+
+The names below are imported on first use, so that readers of a run folder (``compare``,
+``report``: ``training.record``, ``training.run``) do not load torch and the models.
 """
 
-from .config import TrainConfig
-from .cv import CVResult, cross_validate, final_model
-from .inputs import ModelData, load_inputs
-from .job import train
-from .run import COMPLETE, is_complete
+from importlib import import_module
 
-__all__ = ["COMPLETE", "CVResult", "ModelData", "TrainConfig", "cross_validate", "final_model",
-           "is_complete", "load_inputs", "train"]
+_WHERE = {"TrainConfig": "config", "CVResult": "cv", "cross_validate": "cv",
+          "final_model": "cv", "ModelData": "inputs", "load_inputs": "inputs", "train": "job",
+          "COMPLETE": "run", "is_complete": "run"}
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f".{_WHERE[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = sorted(_WHERE)

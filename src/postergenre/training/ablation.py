@@ -12,7 +12,7 @@ import numpy as np
 
 from ..evaluation import DecisionRule, compute_metrics
 from ..features.inputs import Inputs
-from ..features.sources import Source
+from ..features.specs import InputSpec
 from ..models.base import Estimator
 
 KEYS = ("macro_map", "macro_f1", "micro_f1")
@@ -29,17 +29,17 @@ def subsets(optional: list[str]) -> list[tuple[str, ...]]:
     return list(dict.fromkeys(rows))
 
 
-def withhold(inputs: Inputs, sources: list[Source], keep: tuple[str, ...]) -> Inputs:
+def withhold(inputs: Inputs, sources: list[InputSpec], keep: tuple[str, ...]) -> Inputs:
     """``inputs`` with every optional source whose field is not in ``keep`` absent."""
     masks = dict(inputs.masks)
     for s in sources:
-        if not s.required and s.field not in keep:
+        if not s.required and s.field.name not in keep:
             masks[s.name] = np.zeros_like(masks[s.name])
     return Inputs(inputs.arrays, masks)
 
 
 def ablation(model: Estimator, inputs: Inputs, y: np.ndarray, rule: DecisionRule,
-             genres: list[str], sources: list[Source], has_plot: np.ndarray) -> dict | None:
+             genres: list[str], sources: list[InputSpec], has_plot: np.ndarray) -> dict | None:
     """``{inputs label: {"all"|"with plot"|"without plot": {metric: value, "n": movies}}}``,
     or ``None`` when the model has no optional input."""
     parts = {"all": np.ones(len(y), bool), "with plot": has_plot, "without plot": ~has_plot}
@@ -48,7 +48,7 @@ def ablation(model: Estimator, inputs: Inputs, y: np.ndarray, rule: DecisionRule
 
 def cv_ablation(models: list[Estimator], rules: list[DecisionRule], inputs: Inputs,
                 y: np.ndarray, scored: list[np.ndarray], genres: list[str],
-                sources: list[Source]) -> dict | None:
+                sources: list[InputSpec]) -> dict | None:
     """The same rows over the CV rounds (round k's model and decision rule on its scored
     fold): ``{inputs label: {metric: {"mean", "std"}}}``, or ``None`` without optional
     inputs."""
@@ -63,12 +63,12 @@ def cv_ablation(models: list[Estimator], rules: list[DecisionRule], inputs: Inpu
 
 
 def _scored(model: Estimator, inputs: Inputs, y: np.ndarray, rule: DecisionRule,
-            genres: list[str], sources: list[Source], parts: dict[str, np.ndarray]
+            genres: list[str], sources: list[InputSpec], parts: dict[str, np.ndarray]
             ) -> dict | None:
-    optional = list(dict.fromkeys(s.field for s in sources if not s.required))
+    optional = list(dict.fromkeys(s.field.name for s in sources if not s.required))
     if not optional:
         return None
-    required = list(dict.fromkeys(s.field for s in sources if s.required))
+    required = list(dict.fromkeys(s.field.name for s in sources if s.required))
     table = {}
     for keep in subsets(optional):
         probs = model.predict_proba(withhold(inputs, sources, keep))

@@ -44,7 +44,7 @@ def cross_validate(data: ModelData, config: TrainConfig, genres: list[str],
     ``on_fold(k, fold_metrics_so_far)`` is called after each round (tuning prunes there).
     """
     choice = get_model(config.model)
-    names = [s.name for s in data.sources]
+    names = [s.name for s in data.specs]
     folds = [f"fold{k}" for k in range(config.folds)]
     rounds = min(config.cv_rounds or len(folds), len(folds))
     train_mask = data.parts != TEST
@@ -87,7 +87,7 @@ def final_model(data: ModelData, config: TrainConfig, cv: CVResult) -> tuple[Est
         model: Estimator = FoldEnsemble(cv.models)
     else:
         choice = get_model(config.model)
-        names = [s.name for s in data.sources]
+        names = [s.name for s in data.specs]
         epochs = max(1, int(np.median(cv.best_epochs)))
         model = choice.make(config, names).fit(data.inputs.take(train_mask), data.y[train_mask],
                                                epochs=epochs)

@@ -1,7 +1,7 @@
 """The named inputs of a split's labelled movies, as the configured model reads them.
 
-Each source the model reads (``ModelChoice.sources``) is made by its cached producer, once
-per content. A movie lacking an optional input keeps its row with that input masked; a
+Each input the model reads (``ModelChoice.inputs``) is fitted on the training rows where it
+learns something (``InputSpec.fit``), then made through the cache, once per content. A movie lacking an optional input keeps its row with that input masked; a
 movie lacking a required one (a poster that does not decode, for a poster model) is left
 out and reported in ``failures``.
 """
@@ -20,7 +20,7 @@ from ..data.vocab import Vocabulary, multi_hot
 from ..errors import UserError
 from ..features.inputs import Inputs
 from ..features.producer import Engine, produce_files_together
-from ..features.sources import Source
+from ..features.specs import InputSpec
 from ..models.registry import get_model
 from .config import TrainConfig
 
@@ -35,7 +35,8 @@ class ModelData:
     y: np.ndarray
     failures: dict[str, str]  # file -> why its movie was left out
     notes: list[str] = field(default_factory=list)  # how many movies have each optional input
-    sources: list[Source] = field(default_factory=list)  # the inputs made, in the model's order
+    specs: list[InputSpec] = field(default_factory=list)  # the inputs made, in the model's order
+    fitted: dict[str, object] = field(default_factory=dict)  # input name -> its fitted state
 
 
 def split_rows(ds: Dataset, split: Split, config: TrainConfig) -> pd.DataFrame:
@@ -63,14 +64,15 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
     arrays, masks, failures, notes = {}, {}, {}, []
     keep = np.ones(len(rows), bool)
     used = []
-    sources = get_model(config.model).sources(config)
-    from_files = [s.producer(cache_dir, rows) for s in sources if s.producer is not None]
+    specs = get_model(config.model).inputs(config)
+    fitted = {s.name: s.fit(rows, cache_dir) for s in specs}
+    from_files = [p for s in specs if (p := s.producer(fitted[s.name], cache_dir)) is not None]
     if len(from_files) > 1 and engine is None:  # each poster decoded once for all of them
         produce_files_together(from_files, list(rows["path"]), list(rows["sha256"]), progress)
-    for source in sources:
-        array, mask, missing = source.make(rows, cache_dir, progress, engine)
+    for source in specs:
+        array, mask, missing = source.make(fitted[source.name], rows, cache_dir, progress, engine)
         if not source.required and not mask.any():
-            notes.append(f"{source.name}: no movie has a {source.field}; not used")
+            notes.append(f"{source.name}: no movie has a {source.field.name}; not used")
             continue
         used.append(source)
         arrays[source.name], masks[source.name] = array, mask
@@ -85,7 +87,7 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
                              f"(e.g. {first[0]}: {first[1]})")
     if not used:
         raise UserError(f"{ds.root}: the dataset has none of the inputs the model reads "
-                        f"({', '.join(s.field for s in get_model(config.model).sources(config))})")
+                        f"({', '.join(s.field.name for s in specs)})")
     inputs = Inputs(arrays, masks)
     rows = rows[keep]
     return ModelData(
@@ -95,5 +97,6 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
         y=multi_hot(rows["genres"], vocab.genres),
         failures=failures,
         notes=notes,
-        sources=used,
+        specs=used,
+        fitted={s.name: fitted[s.name] for s in used},
     )

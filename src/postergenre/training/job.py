@@ -16,7 +16,7 @@ import numpy as np
 from .. import __version__
 from ..bundle import load_bundle, write_bundle
 from ..bundle.graph import export_bundle_graph, fields_of
-from ..bundle.io import add_metrics
+from ..bundle.io import add_metrics, package_versions
 from ..bundle.similar import index_dataset, index_films
 from ..cache import default_cache_dir
 from ..data.dataset import Dataset
@@ -25,7 +25,8 @@ from ..data.vocab import build_vocabulary
 from ..errors import UserError
 from ..evaluation import compute_metrics, evaluate_baselines, summarise_folds
 from ..features.embeddings import backbone_graph
-from ..features.fields import FIELDS
+from ..features.backbones import resolve
+from ..features.specs import FIELDS, BackboneEmbedding, InputSpec
 from ..features.ocr import poster_texts
 from ..features.producer import Engine
 from ..features.text import clean
@@ -35,16 +36,14 @@ from .ablation import ablation, cv_ablation
 from .config import TrainConfig
 from .cv import cross_validate, final_model
 from .inputs import load_inputs
+from .record import History, RunRecord
 from .run import check_out, staged, write_results
-
-HEADLINE = ("macro_map", "macro_f1", "micro_f1", "weighted_f1", "samples_f1", "hamming_loss",
-            "subset_accuracy")
 
 
 def train(ds: Dataset, out: Path, split_path: Path | None = None,
           config: TrainConfig | None = None, cache_dir: Path | None = None,
-          progress: bool = True, engine: Engine | None = None) -> dict:
-    """Run the whole job and write the run folder; returns the summary written as metrics.json.
+          progress: bool = True, engine: Engine | None = None) -> RunRecord:
+    """Run the whole job and write the run folder; returns the record written as metrics.json.
     The inputs missing from the cache are made here, or by ``engine`` (``features.engine``).
 
     Without ``split_path`` the split is ``out/split.json``: reused if that run has one, else
@@ -96,31 +95,32 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         train_mask, test_mask = data.parts != TEST, data.parts == TEST
         cv_summary = summarise_folds(cv.fold_metrics)
         t3 = time.perf_counter()
-        sources = data.sources
-        graph_file = export_bundle_graph(model, sources, stage / "graph.onnx")
-        declared = [_declare(field, [s for s in sources if s.field == field])
+        sources = data.specs
+        graph_file = export_bundle_graph(model, sources, data.fitted, stage / "graph.onnx")
+        declared = [_declare(field, [s for s in sources if s.field.name == field], data.fitted)
                     for field in fields_of(sources)]
         info = {
             "model": choice.describe(config),
             "vocabulary": vocab.to_json(),
             "data": {"dataset": str(ds.root), "dataset_fingerprint": ds.fingerprint(),
                      "split_file": str(split_path), "split_seed": split.seed,
+                     "split_fingerprint": split.digest(),
                      "n_train": int(train_mask.sum()), "n_test": int(test_mask.sum())},
         }
         bundle = write_bundle(stage / "model", graph_file, genres, rule, declared, info)
         graph_file.unlink()
-        first = next((s for s in sources if "backbone" in s.preprocessing), None)
+        first = next((s for s in sources if isinstance(s, BackboneEmbedding)), None)
         if first is not None:  # comparable films for the web app, from the model's own input
-            name = first.preprocessing["backbone"]["name"]
+            name = resolve(first.backbone).name
             train_ids = list(np.array(data.ids)[train_mask])
-            if first.preprocessing.get("tta"):  # queries are not flipped: unflipped rows
+            if first.tta:  # queries are not flipped: unflipped rows
                 index_dataset(bundle, ds, train_ids, [name], cache_dir, progress=progress)
             else:
-                encoder = first.graph_file() if first.graph_file else backbone_graph(name,
-                                                                                     cache_dir)
+                encoder = first.graph_file(data.fitted[first.name]) or backbone_graph(name,
+                                                                                    cache_dir)
                 index_films(bundle, ds, train_ids, data.inputs.arrays[first.name][train_mask],
-                            {name: encoder}, about={"backbones": [name], "precision":
-                                                    first.preprocessing["precision"]})
+                            {name: encoder}, about={"backbones": [name],
+                                                    "precision": first.precision})
         timings["bundle_s"] = time.perf_counter() - t3
 
         # the test part is scored once, from its cached inputs; the bundle (what evaluate and
@@ -135,8 +135,6 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
             test_rows else np.zeros(len(test_rows), bool)
         by_inputs = ablation(model, data.inputs.take(test_mask), data.y[test_mask], rule,
                              genres, sources, has_plot)
-        add_metrics(bundle, {"test": _headline(test_metrics),
-                             "cv": _headline(cv_summary["metrics"])})
         timings["test_s"] = time.perf_counter() - t4
         timings["total_s"] = time.perf_counter() - t0
 
@@ -149,7 +147,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
             "model": {"name": choice.name, "summary": choice.summary, "settings": settings,
                       "device": choice.device(config), "train_subset": config.train_subset,
                       "cv_rounds": len(cv.fold_metrics), "final": config.final_model,
-                      "inputs": [s.name for s in data.sources]},
+                      "inputs": [s.name for s in data.specs]},
             "split": {"file": str(split_path), "made_now": made, "folds": split.folds,
                       "seed": split.seed, "fingerprint": split.fingerprint},
             "data": {"dataset": str(ds.root), "labelled_in_split": len(split.parts),
@@ -165,23 +163,21 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
             "ablation_cv": cv_ablation(cv.models, cv.rules, data.inputs, data.y, cv.scored,
                                        genres, sources),
             "timings": timings,
+            "versions": package_versions(),
         }
-        histories = {"folds": cv.histories, "final": model.history}
-        write_results(stage, summary, histories, list(np.array(data.ids)[test_mask]),
-                      data.y[test_mask], probs, pred, genres)
-    return summary
+        record = RunRecord.from_json(summary, "the run's metrics.json")  # readable once written
+        add_metrics(bundle, record.headline().to_json())
+        write_results(stage, record, History.of(cv.histories, model.history),
+                      list(np.array(data.ids)[test_mask]), data.y[test_mask], probs, pred, genres)
+    return record
 
 
-def _declare(field: str, sources: list) -> dict:
+def _declare(field: str, specs: list[InputSpec], fitted: dict) -> dict:
     """The bundle's declaration of one record field and the inputs made from it."""
     spec = FIELDS[field]
-    return {"name": field, "type": spec.type, "required": any(s.required for s in sources),
+    return {"name": field, "type": spec.type, "required": any(s.required for s in specs),
             "preprocessing": {**spec.preprocessing,
-                              "inputs": {s.name: s.preprocessing for s in sources}}}
-
-
-def _headline(m: dict) -> dict:
-    return {k: m[k] for k in HEADLINE if k in m}
+                              "inputs": {s.name: s.describe(fitted[s.name]) for s in specs}}}
 
 
 def _final_text(config: TrainConfig, cv) -> str:

@@ -20,8 +20,9 @@ import pandas as pd
 from ..atomic import write_json, write_text
 from ..errors import UserError
 from ..evaluation import render_markdown
+from .record import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, History, RunRecord
 
-COMPLETE = "COMPLETE"
+COMPLETE = "COMPLETE"  # the marker file: written last, so a run folder without it is unfinished
 
 
 def is_complete(run: Path) -> bool:
@@ -33,7 +34,7 @@ def check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder; choose another --out")
     if out.is_dir() and any(out.iterdir()) and not (
-        is_complete(out) or (out / "metrics.json").exists()
+        is_complete(out) or (out / METRICS_FILE).exists()
     ):
         raise UserError(f"{out}: a non-empty folder that is not a run folder; refusing to "
                         "replace it (choose another --out)")
@@ -57,17 +58,18 @@ def staged(out: Path) -> Iterator[Path]:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def write_results(stage: Path, summary: dict, histories: dict, ids: list[str], y: np.ndarray,
-                  probs: np.ndarray, pred: np.ndarray, genres: list[str]) -> None:
+def write_results(stage: Path, record: RunRecord, history: History, ids: list[str],
+                  y: np.ndarray, probs: np.ndarray, pred: np.ndarray, genres: list[str]) -> None:
     """Everything a run folder holds besides the bundle: config, metrics (JSON and Markdown),
     per-epoch histories, the test predictions (unrounded) and plots."""
     from ..evaluation.plots import plot_ap_vs_baseline, plot_pr_curves, plot_roc_curves
 
-    write_json(stage / "config.json", summary["config"])
-    write_json(stage / "metrics.json", summary)
-    write_json(stage / "history.json", histories)
+    test = record.test.to_json()
+    write_json(stage / CONFIG_FILE, record.config)
+    write_json(stage / METRICS_FILE, record.to_json())
+    write_json(stage / HISTORY_FILE, history.to_json())
     write_text(stage / "metrics.md", render_markdown(
-        summary["test"], summary["cv"]["summary"], summary["baselines"],
+        test, record.cv.summary.to_json(), {k: b.to_json() for k, b in record.baselines.items()},
         title=f"postergenre run {stage.name.split('.partial-')[0].lstrip('.')}"))
 
     def names(rows: np.ndarray) -> list[str]:
@@ -77,6 +79,6 @@ def write_results(stage: Path, summary: dict, histories: dict, ids: list[str], y
     table = pd.concat([table, pd.DataFrame(probs, columns=genres)], axis=1)
     write_text(stage / "predictions_test.csv", table.to_csv(index=False))
     plots = stage / "plots"
-    plot_ap_vs_baseline(summary["test"], plots / "per_genre_ap.png")
+    plot_ap_vs_baseline(test, plots / "per_genre_ap.png")
     plot_roc_curves(y, probs, genres, plots / "roc_curves.png")
     plot_pr_curves(y, probs, genres, plots / "pr_curves.png")

@@ -3,13 +3,13 @@
 
 storage     Optuna RDB storage shared by workers: heartbeats, retries, requeued lost trials
 objective   the trial: CV on the training part only (the test part is cut off first), pruning
-reports     trials table and markdown, study.json, plots, best_config.json
+results     a study's results: trials table and markdown, study.json, plots, best_config.json
 study       ``tune``: runs, joins or resumes a study, then writes its report
 """
 
 from ..models.space import Categorical, Float, Int, SearchSpace
 from .objective import CVObjective, configure, train_config, training_part, training_vocabulary
-from .reports import TuneResult, trials_table, write_report
+from .results import TuneResult, trials_table, write_report
 from .storage import hide_password, open_storage, requeue_failed
 from .study import get_space, tune
 

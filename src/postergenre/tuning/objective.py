@@ -23,12 +23,10 @@ from ..data.dataset import Dataset
 from ..data.splits import TEST, Split
 from ..data.vocab import Vocabulary, build_vocabulary
 from ..errors import UserError
-from ..evaluation import summarise_folds
+from ..evaluation import HEADLINE_KEYS, summarise_folds
+from ..evaluation.metrics import LOWER_IS_BETTER
 from ..models.space import SearchSpace
 from ..progress import stderr
-
-HEADLINE = ("macro_map", "macro_roc_auc", "macro_f1", "micro_f1", "samples_f1")
-LOWER_IS_BETTER = {"hamming_loss"}
 
 
 def _training() -> SimpleNamespace:
@@ -146,7 +144,7 @@ class CVObjective:
         on_fold = pruning_callback(trial, self.metric, t0)
         cv_result = _training().cross_validate(f, config, self.vocab.genres, on_fold)
         summary = summarise_folds(cv_result.fold_metrics)["metrics"]
-        cv = {k: summary[k] for k in (*HEADLINE, self.metric) if k in summary}
+        cv = {k: summary[k] for k in (*HEADLINE_KEYS, self.metric) if k in summary}
         trial.set_user_attr("cv", cv)
         trial.set_user_attr("best_epochs", [int(e) for e in cv_result.best_epochs])
         trial.set_user_attr("n_train", int(len(f.ids)))

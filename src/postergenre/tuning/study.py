@@ -25,7 +25,7 @@ from ..data.splits import load_or_make_split
 from ..errors import UserError
 from ..models.space import SearchSpace
 from .objective import CVObjective, configure, direction, training_part, training_vocabulary
-from .reports import TuneResult, write_report
+from .results import TuneResult, write_report
 from .storage import open_storage, requeue_failed
 
 DEFAULT_TRIALS = 20  # of a TPE study (a grid's default: its size)

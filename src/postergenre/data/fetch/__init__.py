@@ -15,7 +15,7 @@ and dropped connections (never on other 4xx) (``pool``), streamed to ``posters/.
 decoded to prove it is an image, and only then renamed onto ``posters/<id>.<ext>``
 (``storage``). A killed run leaves at most ``.part`` files, which the next run deletes; the
 next run also skips every id whose file is present and valid, so re-running the same command
-finishes the job (``job``, ``report``).
+finishes the job (``job``; ``summary`` writes what became of each id).
 """
 
 from .failures import FetchFailure, hint

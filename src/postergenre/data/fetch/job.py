@@ -17,8 +17,8 @@ from ..filters import Filters, apply_filters
 from .failures import FetchFailure
 from .options import FetchOptions, OptionError
 from .pool import Job, fetch_jobs
-from .report import Selection, Tally, write_reports
 from .storage import Layout, already_fetched, read_manifest, remove_temps, write_manifest
+from .summary import Selection, Tally, write_reports
 from .urls import resolve
 
 URL_CANDIDATES = tuple(

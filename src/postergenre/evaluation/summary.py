@@ -1,5 +1,5 @@
 """Turn metric dicts (``compute_metrics``, ``summarise_folds``, ``evaluate_baselines``) into a
-Markdown report, or a ``rich`` table for the terminal.
+Markdown summary (a run's ``metrics.md``), or a ``rich`` table for the terminal.
 
 The per-genre "baseline AP" is the genre's prevalence in the evaluation set: that is exactly
 the AP of any score that ignores the poster, so "beats the baseline" means the ranking
@@ -11,18 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-# (key in compute_metrics, label, higher is better)
-HEADLINE: tuple[tuple[str, str, bool], ...] = (
-    ("macro_map", "macro mAP", True),
-    ("micro_ap", "micro AP", True),
-    ("macro_roc_auc", "macro ROC AUC", True),
-    ("macro_f1", "macro-F1", True),
-    ("micro_f1", "micro-F1", True),
-    ("samples_f1", "samples-F1", True),
-    ("hamming_loss", "Hamming loss", False),
-    ("subset_accuracy", "subset accuracy", True),
-    ("label_cardinality_pred", "genres per poster (predicted)", True),
-)
+from .metrics import HEADLINE
 
 
 def render_markdown(

@@ -1,4 +1,4 @@
-"""A study's report: ``trials.csv``/``.md``, ``study.json``, plots and ``best_config.json``."""
+"""A study's results: ``trials.csv``/``.md``, ``study.json``, plots and ``best_config.json``."""
 
 from __future__ import annotations
 

@@ -1,0 +1,385 @@
+"""The run record: what a run folder's ``metrics.json`` and ``history.json`` hold, typed.
+
+``train`` writes them through ``RunRecord.to_json`` / ``History.to_json``; ``compare``,
+``report``, ``serve`` and the CLI read them through ``read_record`` / ``read_history``, which
+validate the whole document first: an unknown or missing key, a string, NaN or infinity
+where a number belongs, or a list where an object belongs is a ``UserError`` naming the file
+and the key (``runs/x/metrics.json: test.macro_map must be a finite number, not 'inf'``).
+So no reader ranks or prints a number that failed validation.
+
+    postergenre  the package version       data         dataset, counts, genres, notes
+    config       the TrainConfig JSON       cv           fold scores, their summary, epochs
+    model        name, settings, inputs     decision     the decision rule, fitted on what
+    split        the split file, seed       test         scores on the test part (once)
+    baselines    no-information scores      ablation(_cv) inputs withheld (or null)
+    timings      seconds per stage          versions     python and packages (newer runs)
+
+The layout is the one ``train`` has always written; ``versions`` may be absent (older runs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from ..errors import UserError
+from ..evaluation.metrics import HEADLINE_KEYS
+
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.json"
+CONFIG_FILE = "config.json"
+
+
+class _Invalid(Exception):
+    """A value that is not what the record says: ``key`` and what is wrong with it."""
+
+    def __init__(self, key: str, problem: str):
+        super().__init__(f"{key or 'the document'} {problem}")
+
+
+class Typed:
+    """A frozen dataclass read from and written to JSON by its type hints."""
+
+    @classmethod
+    def from_json(cls, doc: Any, source: str | Path = "") -> Self:
+        """The record in ``doc``, validated whole; ``UserError`` naming ``source`` and the
+        first bad key."""
+        try:
+            record = _parse(cls, doc, "")
+            record.check()
+        except _Invalid as e:
+            raise UserError(f"{source}: {e}" if source else str(e)) from None
+        return record
+
+    def to_json(self) -> dict:
+        return _dump(self)
+
+    def check(self) -> None:
+        """Rules across fields (``_Invalid``); the types are checked before."""
+
+    def at(self, *path: str | int) -> Any:
+        """The value at a JSON path (``"test", "per_genre", "Drama", "ap"``) of the record."""
+        value: Any = self
+        for key in path:
+            value = getattr(value, key) if isinstance(value, Typed) else value[key]
+        return value
+
+
+@dataclass(frozen=True)
+class Stats(Typed):
+    """One metric across CV rounds: mean and sample std of the rounds that define it."""
+
+    mean: float | None
+    std: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class MeanStd(Typed):
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class GenreScores(Typed):
+    support: int
+    prevalence: float
+    predicted: int
+    ap: float | None  # None: no positive in the set
+    roc_auc: float | None
+    f1: float
+    precision: float
+    recall: float
+
+
+@dataclass(frozen=True)
+class Scores(Typed):
+    """``evaluation.compute_metrics`` on one evaluation set."""
+
+    n_samples: int
+    n_genres: int
+    macro_map: float | None
+    micro_ap: float | None
+    macro_roc_auc: float | None
+    micro_f1: float
+    macro_f1: float
+    weighted_f1: float
+    samples_f1: float
+    micro_precision: float
+    macro_precision: float
+    micro_recall: float
+    macro_recall: float
+    hamming_loss: float
+    subset_accuracy: float
+    label_cardinality_true: float
+    label_cardinality_pred: float
+    ap_skipped_genres: list[str]
+    roc_auc_skipped_genres: list[str]
+    per_genre: dict[str, GenreScores]
+
+
+@dataclass(frozen=True)
+class BaselineRule(Typed):
+    name: str
+    rule: str
+    label_set: list[str]
+
+
+@dataclass(frozen=True)
+class BaselineScores(Scores):
+    baseline: BaselineRule
+
+
+@dataclass(frozen=True)
+class FoldSummary(Typed):
+    """``evaluation.summarise_folds``: every scalar score and per-genre AP across rounds."""
+
+    n_folds: int
+    metrics: dict[str, Stats]
+    per_genre_ap: dict[str, Stats]
+
+
+@dataclass(frozen=True)
+class CV(Typed):
+    folds: list[Scores]
+    summary: FoldSummary
+    best_epochs: list[int]
+    final: str  # how the final model was made, in words
+
+
+@dataclass(frozen=True)
+class Model(Typed):
+    name: str
+    summary: str
+    settings: str | None  # one line for leaderboards (None: not recorded)
+    device: str
+    train_subset: int | None
+    cv_rounds: int
+    final: str
+    inputs: list[str]
+
+
+@dataclass(frozen=True)
+class SplitInfo(Typed):
+    file: str
+    made_now: bool
+    folds: int
+    seed: int
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Data(Typed):
+    dataset: str
+    labelled_in_split: int
+    skipped_files: dict[str, str]  # file -> why its movie was left out
+    inputs: list[str]  # notes: how many movies have each input
+    genres: list[str]  # the genres the model predicts, in output order
+    dropped_genres: dict[str, int]  # too rare to train on, with their support
+    notes: list[str]
+    n_train: int
+    n_test: int
+
+
+@dataclass(frozen=True)
+class Decision(Typed):
+    type: str
+    thresholds: list[float]  # one per genre
+    max_genres: int | None
+    at_least_one: bool
+    fitted_on: str
+
+
+@dataclass(frozen=True)
+class AblationPart(Typed):
+    macro_map: float | None
+    macro_f1: float
+    micro_f1: float
+    n: int
+
+
+@dataclass(frozen=True)
+class RunRecord(Typed):
+    """``metrics.json``."""
+
+    postergenre: str
+    config: dict[str, Any]  # ``TrainConfig.to_json()``
+    model: Model
+    split: SplitInfo
+    data: Data
+    cv: CV
+    decision: Decision
+    test: Scores
+    baselines: dict[str, BaselineScores]
+    ablation: dict[str, dict[str, AblationPart]] | None  # inputs given -> part -> scores
+    ablation_cv: dict[str, dict[str, MeanStd]] | None  # inputs given -> metric -> stats
+    timings: dict[str, float]  # seconds
+    versions: dict[str, str] | None = None
+
+    def check(self) -> None:
+        genres = self.data.genres
+        if len(set(genres)) != len(genres):
+            raise _Invalid("data.genres", "names a genre twice")
+        n = len(self.decision.thresholds)
+        if n != len(genres):
+            raise _Invalid("decision.thresholds",
+                           f"must hold one number per genre ({len(genres)}), not {n}")
+        missing = [g for g in genres if g not in self.test.per_genre]
+        if missing:
+            raise _Invalid("test.per_genre", f"has no entry for genre {missing[0]!r}")
+
+    def headline(self) -> Headline:
+        """The headline figures, as the bundle carries them."""
+        cv = self.cv.summary.metrics
+        return Headline({k: getattr(self.test, k) for k in HEADLINE_KEYS},
+                        {k: cv[k] for k in HEADLINE_KEYS if k in cv})
+
+
+@dataclass(frozen=True)
+class Headline(Typed):
+    """A bundle's ``metrics``: the headline figures of its run, test and CV."""
+
+    test: dict[str, float | None]
+    cv: dict[str, Stats]
+
+    @classmethod
+    def of_bundle(cls, meta: dict, source: str | Path) -> Headline | None:
+        """The figures a bundle document records (None when it records none)."""
+        if "metrics" not in meta:
+            return None
+        try:
+            return cls.from_json(meta["metrics"])
+        except UserError as e:
+            raise UserError(f"{source}: metrics.{e}") from None
+
+
+@dataclass(frozen=True)
+class History(Typed):
+    """``history.json``: one record per epoch (``epoch``, losses, validation scores; null
+    for a value that was not a number) of every CV fold model and of the final model."""
+
+    folds: list[list[dict[str, float | None]]]
+    final: list[dict[str, float | None]]
+
+    @classmethod
+    def of(cls, folds: list[list[dict]], final: list[dict]) -> History:
+        """The histories the models kept, a NaN loss or score written as null."""
+        def clean(epochs: list[dict]) -> list[dict]:
+            return [{k: v if v is None or math.isfinite(v) else None for k, v in e.items()}
+                    for e in epochs]
+
+        return cls.from_json({"folds": [clean(f) for f in folds], "final": clean(final)})
+
+
+def read_record(run: Path) -> RunRecord:
+    """The run folder's ``metrics.json``, validated (``UserError`` naming file and key)."""
+    return RunRecord.from_json(_read(run / METRICS_FILE), run / METRICS_FILE)
+
+
+def read_history(run: Path) -> History:
+    """The run folder's ``history.json``, validated."""
+    return History.from_json(_read(run / HISTORY_FILE), run / HISTORY_FILE)
+
+
+def _read(path: Path) -> Any:
+    if not path.is_file():
+        raise UserError(f"{path}: missing")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as e:
+        raise UserError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+
+
+# --- reading and writing by type hints ----------------------------------------------------
+
+
+def _parse(tp: Any, value: Any, key: str) -> Any:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if isinstance(value, np.generic):  # a record made in memory may hold numpy scalars
+        value = value.item()
+    if isinstance(tp, type) and issubclass(tp, Typed):
+        return _parse_record(tp, value, key)
+    if origin in (typing.Union, types.UnionType):  # X | None
+        if value is None:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _parse(inner, value, key)
+    if origin is list:
+        if not isinstance(value, list):
+            raise _Invalid(key, f"must be a list, not {_shown(value)}")
+        return [_parse(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _Invalid(key, f"must be an object, not {_shown(value)}")
+        return {k: _parse(args[1], v, _join(key, k)) for k, v in value.items()}
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
+                value):
+            raise _Invalid(key, f"must be a finite number, not {_shown(value)}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _Invalid(key, f"must be a whole number, not {_shown(value)}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise _Invalid(key, f"must be a string, not {_shown(value)}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _Invalid(key, f"must be true or false, not {_shown(value)}")
+        return value
+    if tp is Any:
+        return value
+    raise TypeError(f"the run record has no reader for {tp!r}")
+
+
+def _parse_record(cls: type[Typed], value: Any, key: str) -> Typed:
+    if not isinstance(value, dict):
+        raise _Invalid(key, f"must be an object, not {_shown(value)}")
+    hints = typing.get_type_hints(cls)
+    fields = dataclasses.fields(cls)
+    unknown = [k for k in value if k not in hints]
+    if unknown:
+        raise _Invalid(_join(key, unknown[0]), "is an unknown key")
+    got = {}
+    for f in fields:
+        if f.name in value:
+            got[f.name] = _parse(hints[f.name], value[f.name], _join(key, f.name))
+        elif f.default is dataclasses.MISSING:
+            raise _Invalid(_join(key, f.name), "is missing")
+    return cls(**got)
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, Typed):
+        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.default is dataclasses.MISSING or getattr(value, f.name) != f.default}
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    return value
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else str(name)
+
+
+def _shown(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
