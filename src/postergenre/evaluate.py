@@ -54,11 +54,11 @@ def evaluate_bundle(bundle: Bundle, ds: Dataset, split: Split | None = None,
                         "genres); nothing to score")
     preds = list(predict_records(bundle, table_records(rows), list(rows["id"]),
                                  batch_size=batch_size))
-    ok = np.array([p.error is None for p in preds])
+    ok = np.array([p.probabilities is not None for p in preds])  # None: an error
     if not ok.any():
         raise UserError(f"{ds.root}: none of the {len(preds)} posters could be read")
-    probs = np.array([[p.probabilities[g] for g in genres] for p in preds if p.error is None],
-                     dtype=np.float32)
+    probs = np.array([[p.probabilities[g] for g in genres] for p in preds
+                      if p.probabilities is not None], dtype=np.float32)
     y = multi_hot(rows["genres"][ok], genres)
     metrics = compute_metrics(y, probs, bundle.rule.apply(probs), genres)
     metrics["skipped_files"] = {str(path): p.error for path, p in zip(rows["path"], preds,
@@ -85,7 +85,7 @@ def mismatch(bundle: Bundle, ds: Dataset, split: Split | None, part: str | None)
     """Why scoring ``ds`` (``part`` of ``split``) may score posters the bundle was trained on,
     in one line naming the file; ``None`` when it scores the bundle's own test part, or a
     dataset other than the one the bundle was trained on."""
-    data = bundle.meta.get("data") if isinstance(bundle.meta.get("data"), dict) else {}
+    data = _recorded(bundle)
     own_ds, own_split = data.get("dataset_fingerprint"), data.get("split_fingerprint")
     own_file = data.get("split_file", "?")
     if split is None:
@@ -114,7 +114,7 @@ def training_ids(bundle: Bundle, split: Split | None = None) -> tuple[set[str] |
     and why they cannot be known: from ``split`` or the bundle's own split file, when its
     fingerprint is the one the bundle records, else from the bundle's comparable-films index
     (its training posters)."""
-    data = bundle.meta.get("data") if isinstance(bundle.meta.get("data"), dict) else {}
+    data = _recorded(bundle)
     own, own_file = data.get("split_fingerprint"), data.get("split_file")
     if own is not None:
         if split is not None and split.digest() == own:
@@ -135,6 +135,12 @@ def training_ids(bundle: Bundle, split: Split | None = None) -> tuple[set[str] |
     if own is None:
         return None, f"{bundle.path} records no split"
     return None, f"the bundle's split file {own_file} is missing or was changed since training"
+
+
+def _recorded(bundle: Bundle) -> dict:
+    """What the bundle records about the data it was trained on (``bundle.json`` ``data``)."""
+    data = bundle.meta.get("data")
+    return data if isinstance(data, dict) else {}
 
 
 def summary_line(m: dict) -> str:
