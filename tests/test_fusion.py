@@ -12,8 +12,7 @@ import torch
 
 from postergenre.cli import main
 from postergenre.features import text as text_module
-from postergenre.features.specs import FIELDS
-from postergenre.features.specs import title
+from postergenre.features.specs import FIELDS, title
 from postergenre.features.specs.year import YearInput
 from postergenre.features.terms import COUNT
 from postergenre.features.text import MiniLM, clean, token_ids

@@ -25,8 +25,8 @@ import onnxruntime as ort
 from ..atomic import write_json
 from ..errors import UserError
 from ..evaluation.thresholds import DecisionRule
-from ..features.specs import FIELDS
 from ..features.runtime import open_session
+from ..features.specs import FIELDS
 from ..features.text import trim
 from .format import FORMAT, GRAPH, KIND, META_FILE, DocumentError, check_document
 from .graph import OUTPUT
