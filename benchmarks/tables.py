@@ -7,9 +7,10 @@
 A table lives in a Markdown file between ``<!-- table:NAME -->`` and ``<!-- /table:NAME -->``;
 everything between the two markers is replaced. ``NAME`` is
 
-- ``headline``: test macro mAP, macro-F1 and micro-F1 (and ECE where ``metrics.json`` has
-  one) of each run folder given to ``--runs``, in that order, then the trivial baselines of
-  the first run. The runs must share one split. Without ``--runs`` it is left as it is.
+- ``headline``: test macro mAP, macro-F1 and micro-F1 of each run folder given to ``--runs``
+  (read through the run record, ``postergenre.training.record``), in that order, then the
+  trivial baselines of the first run. The runs must share one split. Without ``--runs`` it is
+  left as it is.
 - ``bench_<x>``: the figures ``benchmarks/bench_<x>.py`` wrote to
   ``benchmarks/results/bench_<x>.json`` (``benchmarks/results.py``), with when, at which
   commit and how they were measured; a note saying how to measure them if there is none.
@@ -27,13 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from postergenre.atomic import write_text
+from postergenre.errors import UserError
+from postergenre.evaluation.metrics import LABELS
+from postergenre.training.record import RunRecord, Scores, read_record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 REGION = re.compile(r"<!-- table:(?P<name>[\w.-]+) -->\n(?P<body>.*?)<!-- /table:(?P=name) -->",
                     re.DOTALL)
-HEADLINE = (("macro_map", "test macro mAP"), ("macro_f1", "test macro-F1"),
-            ("micro_f1", "test micro-F1"))
+SHOWN = ("macro_map", "macro_f1", "micro_f1")  # the headline table's test figures
 NUMBER = re.compile(r"-?[\d,]*\.?\d+")
 
 
@@ -80,21 +83,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def read_metrics(run: str) -> dict:
-    path = Path(run) / "metrics.json"
+def read_run(run: str) -> RunRecord:
+    """The run folder's record, validated (``TableError`` naming the file and the key)."""
     try:
-        metrics = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise TableError(f"{path}: cannot read the run's metrics ({e})") from e
-    if not isinstance(metrics.get("test"), dict):
-        raise TableError(f"{path}: no test metrics")
-    return metrics
-
-
-def ece(test: dict) -> float | None:
-    """The test part's expected calibration error, if the run recorded one."""
-    value = test.get("ece", (test.get("calibration") or {}).get("ece"))
-    return value if isinstance(value, int | float) else None
+        return read_record(Path(run))
+    except UserError as e:
+        raise TableError(str(e)) from e
 
 
 def metric(value: Any) -> str | None:
@@ -104,32 +98,22 @@ def metric(value: Any) -> str | None:
 
 def headline(runs: list[str]) -> str:
     """The headline table of ``runs`` (paths as given), with the first run's baselines."""
-    metrics = [read_metrics(r) for r in runs]
-    splits = {(m.get("split") or {}).get("fingerprint") for m in metrics}
+    records = [read_run(r) for r in runs]
+    splits = {r.split.fingerprint for r in records}
     if len(splits) > 1:
-        raise TableError(f"the runs are on different splits ({', '.join(map(str, splits))}); "
+        raise TableError(f"the runs are on different splits ({', '.join(sorted(splits))}); "
                          "a headline table compares one test part")
-    with_ece = any(ece(m["test"]) is not None for m in metrics)
 
-    def row(model: str, run: str, test: dict) -> dict:
-        cells = {"model": model, "run": run}
-        cells.update({title: metric(test.get(key)) for key, title in HEADLINE})
-        if with_ece:
-            cells["test ECE"] = metric(ece(test))
-        return cells
+    def row(model: str, run: str, test: Scores) -> dict:
+        return {"model": model, "run": run,
+                **{f"test {LABELS[key]}": metric(getattr(test, key)) for key in SHOWN}}
 
-    rows = [row((m.get("model") or {}).get("name", "?"), f"`{run}`", m["test"])
-            for run, m in zip(runs, metrics, strict=True)]
-    for name, base in (metrics[0].get("baselines") or {}).items():
-        about = base.get("baseline") or {}
-        label = ("always {" + ", ".join(about["label_set"]) + "}" if "label_set" in about
-                 else "training prevalence" if name == "prevalence" else name)
-        rows.append(row(f"baseline: {label}", "–", base))
-    first = metrics[0]
-    split, n_test = (first.get("split") or {}).get("fingerprint"), (first.get("data") or
-                                                                    {}).get("n_test")
-    where = (f"Test part of split {split}" + (f" ({n_test:,} movies)" if n_test else "")
-             if split else "Test part")
+    rows = [row(r.model.name, f"`{run}`", r.test) for run, r in zip(runs, records, strict=True)]
+    for base in records[0].baselines.values():
+        rows.append(row("baseline: always {" + ", ".join(base.baseline.label_set) + "}", "–",
+                        base))
+    first = records[0]
+    where = f"Test part of split {first.split.fingerprint} ({first.data.n_test:,} movies)"
     note = (f"_{where}; `python benchmarks/tables.py --runs {' '.join(runs)}` "
             "writes this table._")
     return markdown(rows) + "\n\n" + note

@@ -29,8 +29,7 @@ from postergenre.evaluation import (
     summarise_folds,
     thresholds_to_dict,
 )
-from postergenre.evaluation.metrics import SCALAR_KEYS
-from postergenre.evaluation.metrics import HEADLINE
+from postergenre.evaluation.metrics import HEADLINE, SCALAR_KEYS
 
 pytestmark = pytest.mark.filterwarnings("error")  # no warning spam, rare genres included
 

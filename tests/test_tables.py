@@ -7,6 +7,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from .records import fake_record
+
 TABLES = Path(__file__).resolve().parents[1] / "benchmarks" / "tables.py"
 
 
@@ -17,17 +19,24 @@ def load_tables():
     return module
 
 
+def write_record(folder: Path, model: str, test: dict) -> None:
+    """A whole run record (``metrics.json``) with the ``test`` figures given."""
+    record = fake_record(model, "abc123", 0.2, ["Drama", "Comedy", "Horror"])
+    record["test"].update(test)
+    best = record["baselines"].pop("best_constant")
+    best.update(macro_map=0.09, macro_f1=0.048, micro_f1=0.395)
+    best["baseline"]["label_set"] = ["Drama", "Comedy"]
+    record["baselines"] = {"best_constant": best}
+    (folder / "metrics.json").write_text(json.dumps(record))
+
+
 def fake_run(folder: Path, model: str, test: dict) -> str:
     folder.mkdir()
-    (folder / "metrics.json").write_text(json.dumps({
-        "model": {"name": model}, "split": {"fingerprint": "abc123"}, "data": {"n_test": 100},
-        "test": test,
-        "baselines": {"best_constant": {"macro_map": 0.09, "macro_f1": 0.048, "micro_f1": 0.395,
-                                        "baseline": {"label_set": ["Drama", "Comedy"]}}}}))
+    write_record(folder, model, test)
     return str(folder)
 
 
-def test_headline_from_runs_and_check(tmp_path: Path) -> None:
+def test_headline_from_runs_and_check(tmp_path: Path, capsys) -> None:
     tables = load_tables()
     runs = [fake_run(tmp_path / "fusion", "fusion",
                      {"macro_map": 0.4321, "macro_f1": 0.4287, "micro_f1": 0.5634}),
@@ -48,10 +57,18 @@ def test_headline_from_runs_and_check(tmp_path: Path) -> None:
     assert tables.main(["--runs", *runs, "--check", *files]) == 0
 
     # a run retrained with other figures makes the file stale
-    (Path(runs[1]) / "metrics.json").write_text(json.dumps(
-        {"model": {"name": "head"}, "split": {"fingerprint": "abc123"},
-         "test": {"macro_map": 0.31, "macro_f1": 0.33, "micro_f1": 0.5}}))
+    write_record(Path(runs[1]), "head", {"macro_map": 0.31, "macro_f1": 0.33, "micro_f1": 0.5})
     assert tables.main(["--runs", *runs, "--check", *files]) == 1
+    # an invalid record is refused with the file and the key, and nothing is written
+    record = json.loads((Path(runs[1]) / "metrics.json").read_text())
+    record["test"]["macro_f1"] = float("nan")
+    (Path(runs[1]) / "metrics.json").write_text(json.dumps(record))
+    before = doc.read_text()
+    capsys.readouterr()
+    assert tables.main(["--runs", *runs, *files]) == 2
+    assert doc.read_text() == before
+    assert capsys.readouterr().err.strip() == (
+        f"tables: {runs[1]}/metrics.json: test.macro_f1 must be a finite number, not nan")
     # without --runs the headline is left alone
     assert tables.main(["--check", *files]) == 0
 

@@ -26,7 +26,7 @@ import pandas as pd
 from .errors import UserError
 from .evaluation.metrics import HEADLINE
 from .training.record import METRICS_FILE, RunRecord, read_record
-from .training.run import COMPLETE
+from .training.run import COMPLETE, is_complete
 
 # (key, label, higher is better): the headline metrics, per-poster counts aside
 METRICS = tuple(m for m in HEADLINE if m.key != "label_cardinality_pred")
@@ -107,7 +107,7 @@ def find_runs(paths: list[Path]) -> list[Path]:
 
 
 def _is_run(p: Path) -> bool:
-    return (p / METRICS_FILE).is_file() or (p / COMPLETE).is_file()
+    return (p / METRICS_FILE).is_file() or is_complete(p)
 
 
 def settings_of(record: RunRecord) -> str:
@@ -183,7 +183,7 @@ def compare(
     rows = []
     for run in find_runs(paths):
         try:
-            if not (run / COMPLETE).is_file():
+            if not is_complete(run):
                 raise UserError(f"unfinished (no {COMPLETE} marker)")
             rows.append(read_run(run))
         except UserError as e:  # the file and the key, named from the run folder

@@ -19,7 +19,7 @@ from ..data.dataset import Dataset, load_dataset
 from ..data.splits import Split
 from ..errors import UserError
 from ..training.record import History, RunRecord, read_history, read_record
-from ..training.run import COMPLETE
+from ..training.run import COMPLETE, is_complete
 
 
 @dataclass
@@ -61,7 +61,7 @@ def load_run(path: Path, data_dir: Path | None = None) -> Run:
     """
     if not path.is_dir():
         raise UserError(f"{path}: no such run folder")
-    if not (path / COMPLETE).is_file():
+    if not is_complete(path):
         raise UserError(f"{path}: unfinished run (no {COMPLETE} marker); wait for train to end")
     record, history = read_record(path), read_history(path)
     genres = list(record.data.genres)
