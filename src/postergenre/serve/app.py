@@ -28,8 +28,8 @@ from .. import __version__
 from ..bundle import Bundle
 from ..bundle.format import GRAPH
 from ..bundle.similar import SimilarIndex
-from ..features.specs import FIELDS
 from ..features.runtime import cpu_count
+from ..features.specs import FIELDS
 from ..training.record import Headline
 from . import explain, uploads
 from .batching import Batcher, Busy

@@ -24,11 +24,11 @@ from ..data.splits import TEST, load_or_make_split
 from ..data.vocab import build_vocabulary
 from ..errors import UserError
 from ..evaluation import compute_metrics, evaluate_baselines, summarise_folds
-from ..features.embeddings import backbone_graph
 from ..features.backbones import resolve
-from ..features.specs import FIELDS, BackboneEmbedding, InputSpec
+from ..features.embeddings import backbone_graph
 from ..features.ocr import poster_texts
 from ..features.producer import Engine
+from ..features.specs import FIELDS, BackboneEmbedding, InputSpec
 from ..features.text import clean
 from ..models.registry import get_model
 from ..predict import predict_records, table_records
