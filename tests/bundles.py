@@ -53,7 +53,8 @@ def declaration(sources: list[InputSpec]) -> dict:
 
 def export_toy_graph(path: Path, n_genres: int = len(GENRES)) -> Path:
     source = Pixels(PIXELS_HW)
-    graph = BundleGraph(["poster"], [source], {source.name: None}, OneInput(source.name, MeanColour(n_genres)))
+    graph = BundleGraph(["poster"], [source], {source.name: None},
+                        OneInput(source.name, MeanColour(n_genres)))
     return export_graph(graph, path, {"poster": canvas_example}, output_names=(OUTPUT,))
 
 

@@ -18,10 +18,9 @@ from postergenre.data.dataset import load_dataset
 from postergenre.data.splits import TEST, load_or_make_split
 from postergenre.errors import UserError
 from postergenre.features.canvas import load_canvas, to_batch
-from postergenre.features.specs import FIELDS
 from postergenre.features.inputs import Inputs
 from postergenre.features.runtime import open_session
-from postergenre.features.specs import BackboneEmbedding
+from postergenre.features.specs import FIELDS, BackboneEmbedding
 from postergenre.models.base import Estimator
 from postergenre.models.ensemble import FoldEnsemble
 from postergenre.models.registry import MODELS, get_model

@@ -16,7 +16,6 @@ from postergenre.cli import main
 from postergenre.data.images import content_hash, read_file
 from postergenre.features.canvas import load_canvas, to_batch
 from postergenre.features.embeddings import embed, embedding_store
-from postergenre.features.specs import poster_canvas
 from postergenre.features.producer import (
     Producer,
     load_poster,
@@ -25,7 +24,7 @@ from postergenre.features.producer import (
 )
 from postergenre.features.quantize import calibration_set
 from postergenre.features.runtime import open_session
-from postergenre.features.specs import BackboneEmbedding
+from postergenre.features.specs import BackboneEmbedding, poster_canvas
 from postergenre.predict import predict_records
 from postergenre.training import TrainConfig
 

@@ -53,7 +53,8 @@ def test_graph_takes_the_canvas_and_resizes_inside(tmp_path):
     torch.manual_seed(0)
     model = SeedCNN(3, "tanh", (40, 40)).eval()
     source = Pixels((40, 40))
-    graph = BundleGraph(["poster"], [source], {source.name: None}, OneInput(source.name, model)).eval()
+    graph = BundleGraph(["poster"], [source], {source.name: None},
+                        OneInput(source.name, model)).eval()
     canvas = torch.rand(2, 3, *CANVAS_HW) * 255
     with torch.no_grad():
         direct = torch.sigmoid(model.logits(pixels.resize_like_graph(canvas, (40, 40))))

@@ -16,7 +16,7 @@ from postergenre import training as train_module
 from postergenre.data.dataset import load_dataset
 from postergenre.data.splits import TEST, load_or_make_split
 from postergenre.features import pixels
-from postergenre.features import sources as inputs_module
+from postergenre.features.specs import base as inputs_module
 from postergenre.models.registry import MODELS
 from postergenre.models.space import Categorical, SearchSpace, set_path
 from postergenre.training import TrainConfig

@@ -1,9 +1,10 @@
 """The named inputs of a split's labelled movies, as the configured model reads them.
 
 Each input the model reads (``ModelChoice.inputs``) is fitted on the training rows where it
-learns something (``InputSpec.fit``), then made through the cache, once per content. A movie lacking an optional input keeps its row with that input masked; a
-movie lacking a required one (a poster that does not decode, for a poster model) is left
-out and reported in ``failures``.
+learns something (``InputSpec.fit``), then made through the cache, once per content. A
+movie lacking an optional input keeps its row with that input masked; a movie lacking a
+required one (a poster that does not decode, for a poster model) is left out and reported in
+``failures``.
 """
 
 from __future__ import annotations
