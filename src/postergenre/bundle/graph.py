@@ -3,9 +3,10 @@
 ``BundleGraph`` puts, in front of a fitted model's ``graph_module``, the module of every
 input it reads, built from that input's fitted state (a backbone, a resize, the text
 encoder), so that the exported graph takes the record fields' graph inputs (canvas pixels
-for ``poster``, token ids for ``title``) and nothing is re-made outside it. An optional input also gets its presence, ``name + "?"``.
-An input made by a ready ONNX graph (an int8 backbone, ``InputSpec.graph_file``) is not traced:
-the torch part takes that input as given, and the ready graph is spliced in front of it.
+for ``poster``, token ids for ``title``) and nothing is re-made outside it. An optional input
+also gets its presence, ``name + "?"``. An input made by a ready ONNX graph (an int8
+backbone, ``InputSpec.graph_file``) is not traced: the torch part takes that input as given,
+and the ready graph is spliced in front of it.
 """
 
 from __future__ import annotations
