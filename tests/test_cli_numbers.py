@@ -62,6 +62,7 @@ CONFIG_ACCEPTED = {
 }
 SECTIONS = {"head": HeadConfig, "seed_cnn": SeedCNNConfig, "finetune": FineTuneConfig,
             "fusion": FusionConfig}
+MODEL_OF = {"head": "head", "seed_cnn": "seed-cnn", "finetune": "finetune", "fusion": "fusion"}
 
 
 def commands(group: click.Group | None = None, prefix: tuple[str, ...] = ()):
@@ -183,7 +184,7 @@ def test_config_number(fx, tmp_path, capsys, section, name):
     """A config file's number out of range is refused by the section's dataclass, in one line
     that names the file and the setting, before the dataset is read."""
     for value in (0, -1, 10**12, float("nan"), float("inf")):
-        config = TrainConfig().to_json()
+        config = TrainConfig.of(MODEL_OF[section]).to_json()
         config[section][name] = [value, value] if name == "image_hw" else value
         path = tmp_path / "config.json"
         path.write_text(json.dumps(config))

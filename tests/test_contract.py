@@ -35,14 +35,14 @@ GENRE_COLOURS = [(220, 30, 30), (30, 30, 220)]  # genre 0 red, genre 1 blue, bot
 
 
 def tiny_config(name: str) -> TrainConfig:
-    cfg = TrainConfig(model=name, backbones=[FAST], folds=3, min_support=2)
-    cfg.head.max_epochs, cfg.head.hidden = 20, 32
-    cfg.seed_cnn.image_hw, cfg.seed_cnn.max_epochs, cfg.seed_cnn.lr = [32, 32], 8, 3e-3
-    cfg.seed_cnn.batch_size = 8
-    cfg.finetune.backbone, cfg.finetune.train_blocks, cfg.finetune.max_epochs = FAST, 1, 1
-    cfg.finetune.batch_size = 8
-    cfg.fusion.max_epochs, cfg.fusion.hidden = 20, 32
-    return cfg
+    settings = {"backbones": [FAST], "head.max_epochs": 20, "head.hidden": 32,
+                "seed_cnn.image_hw": [32, 32], "seed_cnn.max_epochs": 8, "seed_cnn.lr": 3e-3,
+                "seed_cnn.batch_size": 8, "finetune.backbone": FAST, "finetune.train_blocks": 1,
+                "finetune.max_epochs": 1, "finetune.batch_size": 8, "fusion.max_epochs": 20,
+                "fusion.hidden": 32}
+    own = TrainConfig.of(name).to_json()
+    return TrainConfig.of(name, folds=3, min_support=2, **{
+        k: v for k, v in settings.items() if k.split(".")[0] in own})
 
 
 @pytest.fixture(scope="module")
@@ -113,13 +113,13 @@ def test_every_model_follows_the_contract(name, posters, tmp_path):
     paths, y, cache = posters
     config = tiny_config(name)
     choice = get_model(name)
-    sources = choice.inputs(config)
+    sources = choice.inputs(config.settings)
     inputs, fitted = make_inputs(sources, paths, cache, y)
     fit, val = np.arange(36) < 24, np.arange(36) >= 24
-    model = choice.make(config, [s.name for s in sources])
+    model = choice.make(config.settings, [s.name for s in sources], config.seed)
     assert isinstance(model, Estimator)
     model.fit(inputs.take(fit), y[fit], inputs.take(val), y[val])
-    assert 1 <= model.best_epoch <= len(model.history) + config.head.patience
+    assert 1 <= model.best_epoch <= len(model.history) + 3  # the heads' patience
     assert all("train_loss" in r and "val_macro_ap" in r for r in model.history)
     p = model.predict_proba(inputs)
     assert p.shape == (36, 2) and p.dtype == np.float32
@@ -138,12 +138,12 @@ def test_fold_ensemble_averages_members_in_predictions_and_graph(posters, tmp_pa
     paths, y, cache = posters
     config = tiny_config("head")
     choice = get_model("head")
-    sources = choice.inputs(config)
+    sources = choice.inputs(config.settings)
     inputs, fitted = make_inputs(sources, paths, cache, y)
     members = []
     for seed in (1, 2):
-        config.head.seed = seed
-        members.append(choice.make(config, [s.name for s in sources]).fit(inputs, y, epochs=3))
+        members.append(choice.make(config.settings, [s.name for s in sources], seed)
+                       .fit(inputs, y, epochs=3))
     ensemble = FoldEnsemble(members)
     assert isinstance(ensemble, Estimator) and ensemble.best_epoch == 3
     p = ensemble.predict_proba(inputs)
@@ -200,14 +200,14 @@ def test_train_subset_keeps_the_whole_test_part(colours):
     _, data = colours
     ds = load_dataset(data)
     split = load_or_make_split(ds, data.parent / "subset-split.json", 3, 0.2, 0)[0]
-    config = TrainConfig(train_subset=12, folds=3)
+    config = TrainConfig.of(train_subset=12, folds=3)
     rows = split_rows(ds, split, config)
     parts = [split.parts[i] for i in rows["id"]]
     assert sum(p != TEST for p in parts) == 12
     assert sum(p == TEST for p in parts) == len(split.ids(TEST))
     again = split_rows(ds, split, config)
     assert list(again["id"]) == list(rows["id"])  # seeded
-    other = split_rows(ds, split, TrainConfig(train_subset=12, folds=3, seed=1))
+    other = split_rows(ds, split, TrainConfig.of(train_subset=12, folds=3, seed=1))
     assert set(other["id"]) != set(rows["id"])
 
 

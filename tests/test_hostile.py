@@ -50,8 +50,8 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     data = colour_dataset(root / "data", n=60)
     config = root / "best_config.json"  # as `tune` writes it: min_support 5, not the CLI's 50
-    config.write_text(json.dumps(TrainConfig(backbones=["mobilenet_v2"], min_support=5,
-                                             folds=3).to_json()))
+    config.write_text(json.dumps(TrainConfig.of(backbones=["mobilenet_v2"], min_support=5,
+                                                folds=3).to_json()))
     train = ["train", str(data), "--config", str(config), "--cache", str(root / "cache")]
     assert main([*train, "--out", str(root / "run")]) == 0
     return SimpleNamespace(root=root, data=data, config=config, run=root / "run",

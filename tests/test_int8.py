@@ -135,9 +135,9 @@ def _keyed_rows(store_dir):
 
 def test_int8_with_tta_is_refused_in_one_line(capsys, tmp_path):
     with pytest.raises(ValueError, match="fp32"):
-        TrainConfig(precision="int8", tta=True)
+        TrainConfig.of(precision="int8", tta=True)
     with pytest.raises(ValueError, match="precision"):
-        TrainConfig(precision="int4")
+        TrainConfig.of(precision="int4")
     assert main(["train", str(tmp_path), "--precision", "int8", "--tta"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "fp32" in err[0]

@@ -90,8 +90,9 @@ def test_pixel_cache_decodes_each_content_once(tmp_path, monkeypatch):
 
 def test_seed_cnn_learns_colours_and_exports_a_bundle(tmp_path, capsys):
     data = colour_dataset(tmp_path / "data", n=60)
-    cfg = TrainConfig(model="seed-cnn", folds=3, min_support=5)
-    cfg.seed_cnn = SeedCNNConfig(image_hw=[32, 32], batch_size=8, max_epochs=8, lr=3e-3)
+    cfg = TrainConfig.of("seed-cnn", folds=3, min_support=5, **{
+        "seed_cnn.image_hw": [32, 32], "seed_cnn.batch_size": 8, "seed_cnn.max_epochs": 8,
+        "seed_cnn.lr": 3e-3})
     (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_json()))
     run = tmp_path / "run"
     argv = [
@@ -177,8 +178,9 @@ def test_seed_cnn_classifier_contract():
 @pytest.mark.slow
 def test_finetune_end_to_end_writes_a_bundle(tmp_path):
     data = colour_dataset(tmp_path / "data", n=60)
-    cfg = TrainConfig(model="finetune", folds=3, min_support=5, cv_rounds=1)
-    cfg.finetune = FineTuneConfig(backbone="mobilenet_v2", train_blocks=2, max_epochs=1)
+    cfg = TrainConfig.of("finetune", folds=3, min_support=5, cv_rounds=1, **{
+        "finetune.backbone": "mobilenet_v2", "finetune.train_blocks": 2,
+        "finetune.max_epochs": 1})
     (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_json()))
     run = tmp_path / "run"
     argv = [

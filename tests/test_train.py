@@ -147,7 +147,11 @@ def test_heads_learn_a_separable_problem(kind, loss):
 
 
 def test_config_round_trip():
-    cfg = TrainConfig(backbones=["mobilenet_v2"], head=HeadConfig(kind="linear"))
+    cfg = TrainConfig.of("head", backbones=["mobilenet_v2"], **{"head.kind": "linear"})
+    assert cfg.settings.head == HeadConfig(kind="linear")
     assert TrainConfig.from_json(json.loads(json.dumps(cfg.to_json()))) == cfg
+    for model, option in (("seed-cnn", "backbones"), ("head", "fusion"), ("text", "head")):
+        with pytest.raises(ValueError, match=f"{option} does not apply to model '{model}'"):
+            TrainConfig.from_json({**TrainConfig.of(model).to_json(), option: {}})
     with pytest.raises(ValueError):
         HeadConfig(kind="transformer")

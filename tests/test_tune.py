@@ -47,9 +47,8 @@ def posters(tmp_path_factory):
 
 
 def tiny_seed_cnn(**changes) -> TrainConfig:
-    cfg = TrainConfig(model="seed-cnn", folds=3, min_support=5, **changes)
-    cfg.seed_cnn.image_hw = [32, 32]
-    return cfg
+    return TrainConfig.of("seed-cnn", folds=3, min_support=5, **changes,
+                          **{"seed_cnn.image_hw": [32, 32]})
 
 
 def finished_points(storage: str, study: str) -> list[tuple]:
@@ -70,12 +69,12 @@ def test_search_spaces_are_declared_per_model_and_apply_to_the_config():
             study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
             for _ in range(3):
                 params = space.suggest(study.ask())
-                cfg = configure(TrainConfig(model=name), params)
+                cfg = configure(TrainConfig.of(name), params)
                 for path, value in params.items():
                     section, key = path.split(".")
-                    assert getattr(getattr(cfg, section), key) == value
+                    assert getattr(getattr(cfg.settings, section), key) == value
     with pytest.raises(KeyError, match="no config setting"):
-        set_path(TrainConfig().to_json(), "seed_cnn.nope", 1)
+        set_path(TrainConfig.of("seed-cnn").to_json(), "seed_cnn.nope", 1)
     with pytest.raises(Exception, match="no search space"):
         get_space("seed-cnn", "nope")
 
@@ -136,8 +135,7 @@ def test_interrupted_tune_resumes_without_losing_trials(posters, tmp_path, monke
         prune=False,
     )
     monkeypatch.setattr(train_module, "cross_validate", interrupted_on_3rd)
-    cfg = tiny_seed_cnn(cv_rounds=1)
-    cfg.seed_cnn.max_epochs = 1
+    cfg = tiny_seed_cnn(cv_rounds=1).with_values({"seed_cnn.max_epochs": 1})
     with pytest.raises(KeyboardInterrupt):
         tune(ds, root / "split.json", cfg, space, **kwargs)
     assert len(finished_points(storage, "s")) == 2

@@ -74,14 +74,13 @@ def embed(
     files = _poster_files(posters, column)
     cache_dir = cache or default_cache_dir()
     skipped: dict = {}
-    for source in get_model(cfg.model).sources(cfg):
-        try:
-            if source.producer is None:  # made from a table's text or numbers
-                raise ValueError(f"{source.name}: not made from poster files alone; `train` "
-                                 "makes it")
-            producer = source.producer(cache_dir)
-        except ValueError as e:  # an int8 backbone calibrates on a split's training posters
-            print(e)
+    for source in get_model(cfg.model).inputs(cfg.settings):
+        if getattr(source, "precision", None) == "int8":
+            print(f"{source.name} calibrates on a split's training posters: `train` makes it")
+            continue
+        producer = source.producer(None, cache_dir)
+        if producer is None:  # made from a table's text or numbers
+            print(f"{source.name}: not made from poster files alone; `train` makes it")
             continue
         t0 = time.perf_counter()
         _, failed = produce_files(producer, files, None, engine=runner, fetch=False)

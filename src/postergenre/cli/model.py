@@ -87,16 +87,13 @@ def train(
         "seed": seed, "head.kind": head, "head.loss": loss,
         "backbones": [b.strip() for b in backbones.split(",") if b.strip()]
         if backbones is not None else None,
-        "fusion.inputs": None if ocr is None else
-        [f for f in base.fusion.inputs if f != "ocr"] + (["ocr"] if ocr else []),
     }
-    try:
-        cfg = base.with_values({k: v.value if isinstance(v, Enum) else v
-                                for k, v in given.items() if v is not None})
-    except (ValueError, KeyError) as e:  # the config file was valid: an option is not
-        name, _, rest = str(e).partition(" ")
-        raise UserError(f"--{name.replace('_', '-')} {rest}" if name in given
-                        else f"options: {e}") from None
+    cfg = _configured(base, {k: v.value if isinstance(v, Enum) else v
+                             for k, v in given.items() if v is not None})
+    if ocr is not None:  # the model's own inputs, with or without the poster's text
+        inputs = cfg.to_json().get("fusion", {}).get("inputs", [])
+        cfg = _configured(cfg, {"fusion.inputs": [f for f in inputs if f != "ocr"]
+                                + (["ocr"] if ocr else [])})
     ds = dataset.open(data_dir)
     record = run_train(ds, out, split, cfg, cache, engine=runner)
     cv, t = record.cv.summary.metrics, record.test
@@ -112,6 +109,23 @@ def train(
     )
     console.print(f"run folder: {out}  model: {out / 'model'}  "
                   f"({record.timings['total_s']:.0f} s)", highlight=False)
+
+
+OPTION = {"head.kind": "--head", "head.loss": "--loss", "fusion.inputs": "--ocr"}
+
+
+def _configured(base, values: dict):
+    """``base`` with ``values`` set; a bad or inapplicable one is a ``UserError`` naming its
+    option (the config file was valid: an option is not)."""
+    try:
+        return base.with_values(values)
+    except (ValueError, KeyError) as e:
+        text = e.args[0] if e.args else str(e)
+        name, _, rest = str(text).partition(" ")
+        if name in values:
+            option = OPTION.get(name, "--" + name.replace("_", "-"))
+            raise UserError(f"{option} {rest}") from None
+        raise UserError(f"options: {text}") from None
 
 
 def _not_a_folder(split: Path | None) -> None:

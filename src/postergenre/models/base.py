@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 from sklearn.metrics import average_precision_score
@@ -20,7 +20,10 @@ from torch import nn
 
 from ..features.inputs import Inputs
 from ..features.specs import InputSpec
+from .settings import Settings
 from .space import SearchSpace
+
+S = TypeVar("S", bound=Settings)
 
 
 @runtime_checkable
@@ -55,19 +58,25 @@ def fitted(module: nn.Module | None) -> nn.Module:
     return module
 
 
+def _cpu(settings: Any) -> str:
+    return "cpu"
+
+
 @dataclass(frozen=True)
-class ModelChoice:
-    """What ``train --model NAME`` trains: the inputs it reads, how to make an unfitted
-    estimator from a training config, how the bundle and ``compare`` describe it, which
-    search spaces ``tune`` offers and how the final model is made after CV by default
-    (``cv-ensemble``: the fold models averaged; ``refit``: one model on all training folds)."""
+class ModelChoice(Generic[S]):
+    """What ``train --model NAME`` trains: its settings class, the inputs it reads, how to
+    make an unfitted estimator (seeded by the run's seed), how the bundle and ``compare``
+    describe it, which search spaces ``tune`` offers and how the final model is made after
+    CV by default (``cv-ensemble``: the fold models averaged; ``refit``: one model on all
+    training folds)."""
 
     name: str
     summary: str
-    inputs: Callable[[Any], list[InputSpec]]  # config -> the named inputs it reads
-    make: Callable[[Any, list[str]], Estimator]  # (config, input names) -> unfitted estimator
-    describe: Callable[[Any], dict]  # config -> the bundle's "model" entry
-    settings: Callable[[Any], str]  # config -> one line for leaderboards
-    device: Callable[[Any], str] = lambda config: "cpu"
+    settings: type[S]
+    inputs: Callable[[S], list[InputSpec]]  # the named inputs it reads
+    make: Callable[[S, list[str], int], Estimator]  # (settings, input names, seed) -> unfitted
+    describe: Callable[[S], dict]  # the bundle's "model" entry
+    label: Callable[[S], str]  # one line for leaderboards
+    device: Callable[[S], str] = _cpu
     default_final: str = "refit"
     spaces: dict[str, SearchSpace] = field(default_factory=dict)

@@ -11,7 +11,7 @@ subset); the run records which.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -25,6 +25,7 @@ from .base import ModelChoice
 from .heads import HeadClassifier, HeadConfig, HeadModule
 from .loop import as_float_nchw, resolve_device
 from .on_pixels import PixelEstimator
+from .settings import Settings
 from .space import Categorical, Float, Int, SearchSpace, check_ranges
 
 # every number in range, checked where the library receives it (CLI, config file, trial)
@@ -199,21 +200,31 @@ SPACES = {
 }
 
 
-def _settings(c) -> str:
-    f = c.finetune
+@dataclass(frozen=True)
+class FineTuneSettings(Settings):
+    """``finetune``: which backbone blocks train, and the head on top."""
+
+    finetune: FineTuneConfig = field(default_factory=FineTuneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+
+
+def _label(s: FineTuneSettings) -> str:
+    f = s.finetune
     blocks = "all" if f.train_blocks == -1 else f"last {f.train_blocks}"
     return (f"{f.backbone} ({blocks} blocks, lr {f.lr:g}, <={f.max_epochs} epochs"
-            f"{', aug' if f.augment else ''}) + {c.head.kind} {c.head.loss}")
+            f"{', aug' if f.augment else ''}) + {s.head.kind} {s.head.loss}")
 
 
 CHOICE = ModelChoice(
     name="finetune",
     summary="pretrained backbone fine-tuned end to end with a head, augmented pixels",
-    inputs=lambda c: [Pixels()],
-    make=lambda c, names: FineTuneClassifier(names[0], c.finetune, c.head),
-    describe=lambda c: {"type": "finetuned-backbone+head", "backbones": [c.finetune.backbone],
-                        "finetune": c.finetune.to_json(), "head": c.head.to_json()},
-    settings=_settings,
-    device=lambda c: str(resolve_device(c.finetune.device)),
+    settings=FineTuneSettings,
+    inputs=lambda s: [Pixels()],
+    make=lambda s, names, seed: FineTuneClassifier(names[0], replace(s.finetune, seed=seed),
+                                                   replace(s.head, seed=seed)),
+    describe=lambda s: {"type": "finetuned-backbone+head", "backbones": [s.finetune.backbone],
+                        "finetune": s.finetune.to_json(), "head": s.head.to_json()},
+    label=_label,
+    device=lambda s: str(resolve_device(s.finetune.device)),
     spaces=SPACES,
 )

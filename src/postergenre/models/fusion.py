@@ -14,18 +14,19 @@ inputs is the text-only and metadata-only model.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from ..features.specs import BackboneEmbedding, InputSpec, default_input, optional_fields
+from ..features.specs import InputSpec, default_input, optional_fields
 from .base import ModelChoice, fitted, macro_ap
 from .dropout import ByteDropout
 from .heads import HeadClassifier, HeadConfig
 from .loop import fit_loop
+from .settings import PosterSettings, Settings
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
 OPTIONAL = ("title", "year", "plot")  # what the fusion model reads by default, beside the poster
@@ -201,38 +202,67 @@ class FusionGraph(nn.Module):
         return torch.where(any_optional[:, None] > 0, p, self.fallback(inputs))
 
 
-def specs(c) -> list[InputSpec]:
-    """The named inputs of a fusion config: poster embeddings, then each optional field's
+@dataclass(frozen=True)
+class FusionSettings(PosterSettings):
+    """``fusion``: the poster's backbones, the fused network and the bare-poster head."""
+
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+
+
+@dataclass(frozen=True)
+class TextSettings(Settings):
+    """``text``: the fused network on the title and plot alone."""
+
+    fusion: FusionConfig = field(default_factory=lambda: FusionConfig(inputs=["title", "plot"]))
+
+    def __post_init__(self):
+        if "poster" in self.fusion.inputs:
+            raise ValueError("fusion.inputs: this model reads no poster (use --model fusion)")
+
+
+@dataclass(frozen=True)
+class MetadataSettings(TextSettings):
+    """``metadata``: the fused network on the title, year and plot (no poster)."""
+
+    fusion: FusionConfig = field(default_factory=lambda: FusionConfig(inputs=["title", "year",
+                                                                              "plot"]))
+
+
+def specs(s: FusionSettings | TextSettings) -> list[InputSpec]:
+    """The named inputs the settings read: poster embeddings, then each optional field's
     input in the order of the registry."""
-    poster = "poster" in c.fusion.inputs
-    out = [BackboneEmbedding(b, c.tta, c.precision) for b in c.backbones] if poster else []
-    return out + [default_input(name) for name in optional_fields() if name in c.fusion.inputs]
+    poster = s.poster_inputs() if isinstance(s, FusionSettings) and "poster" in \
+        s.fusion.inputs else []
+    return [*poster, *(default_input(n) for n in optional_fields() if n in s.fusion.inputs)]
 
 
-def choice(name: str, summary: str, inputs: list[str]) -> ModelChoice:
-    """A fusion model choice reading ``inputs`` (unless the config's ``fusion.inputs`` says
-    otherwise for the ``fusion`` choice)."""
+def _make(s: FusionSettings | TextSettings, names: list[str], seed: int) -> FusionClassifier:
+    required = {spec.name: spec.required for spec in specs(s)}
+    head = replace(s.head, seed=seed) if isinstance(s, FusionSettings) else None
+    return FusionClassifier(names, [not required[n] for n in names],
+                            replace(s.fusion, seed=seed), head)
 
-    def config(c):
-        if name != "fusion":
-            c.fusion.inputs = list(inputs)
-        return c
 
-    def make(c, names):
-        required = {s.name: s.required for s in specs(config(c))}
-        return FusionClassifier(names, [not required[n] for n in names], c.fusion, c.head)
+def _label(s: FusionSettings | TextSettings) -> str:
+    poster = f" ({s.backbone_label()})" if isinstance(s, FusionSettings) else ""
+    return f"{'+'.join(s.fusion.inputs)}{poster} + mlp {s.fusion.loss}"
 
+
+def choice(name: str, summary: str, settings: type[FusionSettings | TextSettings]
+           ) -> ModelChoice:
+    """A fused model choice: its settings say which inputs it reads."""
     return ModelChoice(
         name=name,
         summary=summary,
-        inputs=lambda c: specs(config(c)),
-        make=make,
-        describe=lambda c: {"type": name, "backbones": c.backbones if "poster" in
-                            config(c).fusion.inputs else [], "precision": c.precision,
-                            "fusion": c.fusion.to_json()},
-        settings=lambda c: f"{'+'.join(config(c).fusion.inputs)}"
-                           f" ({'+'.join(c.backbones)}"
-                           f"{' int8' if c.precision == 'int8' else ''}) + mlp {c.fusion.loss}",
+        settings=settings,
+        inputs=specs,
+        make=_make,
+        describe=lambda s: {"type": name, "backbones": s.backbones if isinstance(
+            s, FusionSettings) and "poster" in s.fusion.inputs else [],
+                            "precision": getattr(s, "precision", None),
+                            "fusion": s.fusion.to_json()},
+        label=_label,
         default_final="cv-ensemble",
         spaces={"default": SearchSpace(
             "default", "width, dropout, modality dropout, learning rate",
@@ -244,7 +274,7 @@ def choice(name: str, summary: str, inputs: list[str]) -> ModelChoice:
 
 CHOICES = (
     choice("fusion", "poster embeddings + MiniLM title + plot TF-IDF scores + year, masks and "
-           "modality dropout", ["poster", *OPTIONAL]),
-    choice("text", "MiniLM title and plot TF-IDF scores only", ["title", "plot"]),
-    choice("metadata", "title, plot and year only (no poster)", ["title", "year", "plot"]),
+           "modality dropout", FusionSettings),
+    choice("text", "MiniLM title and plot TF-IDF scores only", TextSettings),
+    choice("metadata", "title, plot and year only (no poster)", MetadataSettings),
 )

@@ -7,17 +7,17 @@ preprocessing after the inputs are made.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from ..features.specs import BackboneEmbedding
 from .base import ModelChoice, fitted, macro_ap
 from .dropout import ByteDropout
 from .loop import fit_loop, predict_batches
+from .settings import PosterSettings
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
 # every number in range, checked where the library receives it (CLI, config file, trial)
@@ -143,20 +143,22 @@ class ConcatInputs(nn.Module):
         return self.net(torch.cat([inputs[name] for name in self.names], dim=1))
 
 
-def _settings(c) -> str:
-    return (f"{'+'.join(c.backbones)}{' +flip' if c.tta else ''}"
-            f"{' int8' if c.precision == 'int8' else ''} + "
-            f"{c.head.kind} {c.head.loss}")
+@dataclass(frozen=True)
+class HeadSettings(PosterSettings):
+    """``head``: frozen backbones' embeddings and the head on them."""
+
+    head: HeadConfig = field(default_factory=HeadConfig)
 
 
 CHOICE = ModelChoice(
     name="head",
     summary="frozen pretrained backbone(s) + head on cached embeddings",
-    inputs=lambda c: [BackboneEmbedding(b, c.tta, c.precision) for b in c.backbones],
-    make=lambda c, names: HeadClassifier(names, c.head),
-    describe=lambda c: {"type": "frozen-backbones+head", "backbones": c.backbones,
-                        "tta": c.tta, "precision": c.precision, "head": c.head.to_json()},
-    settings=_settings,
+    settings=HeadSettings,
+    inputs=lambda s: s.poster_inputs(),
+    make=lambda s, names, seed: HeadClassifier(names, replace(s.head, seed=seed)),
+    describe=lambda s: {"type": "frozen-backbones+head", "backbones": s.backbones,
+                        "tta": s.tta, "precision": s.precision, "head": s.head.to_json()},
+    label=lambda s: f"{s.backbone_label()} + {s.head.kind} {s.head.loss}",
     default_final="cv-ensemble",  # averaging the fold heads beat one refit (docs/measurements.md)
     spaces={
         "default": SearchSpace(

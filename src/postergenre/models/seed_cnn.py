@@ -19,7 +19,7 @@ outputs, which misjudged it).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -30,6 +30,7 @@ from ..features.specs import Pixels
 from .base import ModelChoice
 from .loop import as_float_nchw, resolve_device
 from .on_pixels import PixelEstimator
+from .settings import Settings
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
@@ -191,8 +192,15 @@ SPACES = {
 }
 
 
-def _settings(c) -> str:
-    s = c.seed_cnn
+@dataclass(frozen=True)
+class SeedCNNSettings(Settings):
+    """``seed-cnn``: the network and its training, on pixels."""
+
+    seed_cnn: SeedCNNConfig = field(default_factory=SeedCNNConfig)
+
+
+def _label(settings: SeedCNNSettings) -> str:
+    s = settings.seed_cnn
     h, w = s.image_hw
     return (f"{s.activation}/{s.optimizer} lr {s.lr:g}, batch {s.batch_size}, "
             f"<={s.max_epochs} epochs, {h}x{w}, {s.loss}")
@@ -201,10 +209,11 @@ def _settings(c) -> str:
 CHOICE = ModelChoice(
     name="seed-cnn",
     summary="the prototype's CNN, trained from scratch on pixels",
-    inputs=lambda c: [Pixels(tuple(c.seed_cnn.image_hw))],
-    make=lambda c, names: SeedCNNClassifier(names[0], c.seed_cnn),
-    describe=lambda c: {"type": "seed-cnn", "seed_cnn": c.seed_cnn.to_json()},
-    settings=_settings,
-    device=lambda c: str(resolve_device(c.seed_cnn.device)),
+    settings=SeedCNNSettings,
+    inputs=lambda s: [Pixels((int(s.seed_cnn.image_hw[0]), int(s.seed_cnn.image_hw[1])))],
+    make=lambda s, names, seed: SeedCNNClassifier(names[0], replace(s.seed_cnn, seed=seed)),
+    describe=lambda s: {"type": "seed-cnn", "seed_cnn": s.seed_cnn.to_json()},
+    label=_label,
+    device=lambda s: str(resolve_device(s.seed_cnn.device)),
     spaces=SPACES,
 )

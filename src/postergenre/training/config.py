@@ -1,22 +1,23 @@
 """``TrainConfig``: everything that decides a training run, stored in every run folder.
 
-Values are validated here, where the library receives them, so every entry point (the CLI,
-a config file, a tuning trial) gets the same one-line ``ValueError``. ``seed`` is the one
-seed of a run: it seeds a split made now and every model's training.
+The generic part (the model's name, the split, seed, decision and final-model choices) and
+the chosen model's own settings (``ModelChoice.settings``: its sections, e.g. ``head``,
+``fusion``, and its backbones). Stored as given and validated where the library receives it,
+so every entry point (the CLI, a config file, a tuning trial) gets the same one-line
+``ValueError``; a setting the chosen model does not have is refused by name. ``seed`` is the
+one seed of a run: it seeds a split made now and every model's training. In JSON the model's
+settings sit beside the generic keys (``{"model": "head", "backbones": [...], "head": {...},
+"folds": 5, ...}``).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from ..features.quantize import check_precision
-from ..models.finetune import FineTuneConfig
-from ..models.fusion import FusionConfig
-from ..models.heads import HeadConfig
 from ..models.registry import get_model
-from ..models.seed_cnn import SeedCNNConfig
+from ..models.settings import Settings
 from ..models.space import set_path
 
 FINALS = ("cv-ensemble", "refit")
@@ -24,18 +25,14 @@ MAX_FOLDS = 20
 MAX_SEED = 2**32 - 1
 
 
-@dataclass
+def _default_settings() -> Settings:
+    return get_model("fusion").settings()  # every section's seed: the default seed, 0
+
+
+@dataclass(frozen=True)
 class TrainConfig:
-    model: str = "fusion"  # a name in models.registry.MODELS
-    backbones: list[str] = field(
-        default_factory=lambda: ["efficientnet_lite0", "mobilenet_v2", "efficientnet_lite2"]
-    )
-    tta: bool = False
-    precision: str = "int8"  # of the backbones: "int8" (features.quantize) | "fp32"
-    head: HeadConfig = field(default_factory=HeadConfig)
-    seed_cnn: SeedCNNConfig = field(default_factory=SeedCNNConfig)
-    finetune: FineTuneConfig = field(default_factory=FineTuneConfig)
-    fusion: FusionConfig = field(default_factory=FusionConfig)
+    model: str = "fusion"  # a name in models.registry.MODULES
+    settings: Settings = field(default_factory=_default_settings)  # the model's own
     min_support: int = 50
     folds: int = 5
     test: float = 0.15
@@ -46,14 +43,10 @@ class TrainConfig:
     cv_rounds: int | None = None  # run only the first N CV rounds (None: one per fold)
 
     def __post_init__(self):
-        self.check()
-
-    def check(self) -> TrainConfig:
-        """Validate every value (``ValueError`` naming it) and hand ``seed`` to the models."""
-        get_model(self.model)  # ValueError naming the choices
-        check_precision(self.precision)
-        if self.tta and self.precision != "fp32":
-            raise ValueError("tta (test-time flipping) is for fp32 backbones; use precision fp32")
+        choice = get_model(self.model)  # ValueError naming the choices
+        if type(self.settings) is not choice.settings:
+            raise ValueError(f"model {self.model!r} takes {choice.settings.__name__}, not "
+                             f"{type(self.settings).__name__}")
         _check_int("min_support", self.min_support, 1, 10**9)
         _check_int("folds", self.folds, 3, MAX_FOLDS)
         _check_int("seed", self.seed, 0, MAX_SEED)
@@ -65,42 +58,61 @@ class TrainConfig:
             _check_int("cv_rounds", self.cv_rounds, 1, MAX_FOLDS)
         if self.final is not None and self.final not in FINALS:
             raise ValueError(f"final must be one of {FINALS}, not {self.final!r}")
-        for section in self.sections():
-            section.__post_init__()
-            section.seed = self.seed
-        return self
+        if not isinstance(self.at_least_one, bool):
+            raise ValueError(f"at_least_one must be true or false, not {self.at_least_one!r}")
 
-    def sections(self) -> list:
-        return [self.head, self.seed_cnn, self.finetune, self.fusion]
+    @classmethod
+    def of(cls, model: str = "fusion", **values: Any) -> TrainConfig:
+        """A config of ``model`` with generic values and settings given by name (dotted for
+        a section: ``TrainConfig.of("head", folds=3, backbones=[...], **{"head.lr": 1e-3})``)."""
+        return cls.from_json({"model": model}).with_values(values)
 
     @property
     def final_model(self) -> str:
         return self.final or get_model(self.model).default_final
 
     def to_json(self) -> dict:
-        return asdict(self)
+        generic = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "settings"}
+        return {"model": self.model, **self.settings.to_json(),
+                **{k: v for k, v in generic.items() if k != "model"}}
 
     def with_values(self, values: dict[str, Any]) -> TrainConfig:
         """A new, validated config: this one with ``values`` set (dotted paths such as
-        ``"head.lr"``); ``KeyError``/``ValueError`` name an unknown or bad setting."""
+        ``"head.lr"``); ``KeyError``/``ValueError`` name an unknown or bad setting. A new
+        ``model`` starts from that model's settings."""
         d = json.loads(json.dumps(self.to_json()))
+        if "model" in values and values["model"] != self.model:
+            generic = {k: v for k, v in d.items() if k in _GENERIC}
+            d = TrainConfig.from_json({**generic, "model": values["model"]}).to_json()
         for path, value in values.items():
+            if path.split(".")[0] in _GENERIC:
+                d[path] = value
+                continue
+            if path.split(".")[0] not in d:
+                model = values.get("model", self.model)
+                raise KeyError(f"{path} does not apply to model {model!r}")
             set_path(d, path, value)
         return TrainConfig.from_json(d)
 
     @classmethod
     def from_json(cls, d: dict) -> TrainConfig:
-        """A config from ``to_json``'s output; unknown keys are refused, by name."""
+        """A config from ``to_json``'s output (the model's settings given in part keep its
+        defaults); a key neither generic nor the model's is refused, by name."""
         if not isinstance(d, dict):
             raise ValueError("a config must be a JSON object")
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config key(s) {sorted(unknown)}")
-        d = dict(d)
-        for key, section in (("head", HeadConfig), ("seed_cnn", SeedCNNConfig),
-                             ("finetune", FineTuneConfig), ("fusion", FusionConfig)):
-            d[key] = section(**d.get(key, {}))
-        return cls(**d)
+        model = d.get("model", "fusion")
+        choice = get_model(model)
+        generic = {k: v for k, v in d.items() if k in _GENERIC}
+        own = {k: v for k, v in d.items() if k not in _GENERIC}
+        return cls(settings=choice.settings.from_json(own, model, generic.get("seed", 0)),
+                   **generic)
+
+    def for_split(self, folds: int) -> TrainConfig:
+        """This config as run on a split of ``folds`` folds."""
+        return self if folds == self.folds else replace(self, folds=folds)
+
+
+_GENERIC = {f.name for f in fields(TrainConfig)} - {"settings"}
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:

@@ -56,8 +56,8 @@ def cross_validate(data: ModelData, config: TrainConfig, genres: list[str],
         if not fit.any() or not val.any() or not scored.any():
             raise ValueError(f"fold {fold}: too few movies to train, validate and score; "
                              "use fewer folds or more data")
-        model = choice.make(config, names).fit(data.inputs.take(fit), data.y[fit],
-                                               data.inputs.take(val), data.y[val])
+        model = choice.make(config.settings, names, config.seed)
+        model.fit(data.inputs.take(fit), data.y[fit], data.inputs.take(val), data.y[val])
         rule = fit_decision(data.y[val], model.predict_proba(data.inputs.take(val)),
                             at_least_one=config.at_least_one)
         probs = model.predict_proba(data.inputs.take(scored))
@@ -89,8 +89,8 @@ def final_model(data: ModelData, config: TrainConfig, cv: CVResult) -> tuple[Est
         choice = get_model(config.model)
         names = [s.name for s in data.specs]
         epochs = max(1, int(np.median(cv.best_epochs)))
-        model = choice.make(config, names).fit(data.inputs.take(train_mask), data.y[train_mask],
-                                               epochs=epochs)
+        model = choice.make(config.settings, names, config.seed)
+        model.fit(data.inputs.take(train_mask), data.y[train_mask], epochs=epochs)
     scored = train_mask & ~np.isnan(cv.oof).any(axis=1)  # all of it unless cv_rounds < folds
     rule = fit_decision(data.y[scored], cv.oof[scored], at_least_one=config.at_least_one)
     return model, rule

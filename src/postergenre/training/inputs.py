@@ -65,13 +65,14 @@ def load_inputs(ds: Dataset, split: Split, vocab: Vocabulary, config: TrainConfi
     arrays, masks, failures, notes = {}, {}, {}, []
     keep = np.ones(len(rows), bool)
     used = []
-    specs = get_model(config.model).inputs(config)
+    specs = get_model(config.model).inputs(config.settings)
     fitted = {s.name: s.fit(rows, cache_dir) for s in specs}
     from_files = [p for s in specs if (p := s.producer(fitted[s.name], cache_dir)) is not None]
     if len(from_files) > 1 and engine is None:  # each poster decoded once for all of them
         produce_files_together(from_files, list(rows["path"]), list(rows["sha256"]), progress)
     for source in specs:
-        array, mask, missing = source.make(fitted[source.name], rows, cache_dir, progress, engine)
+        array, mask, missing = source.make(fitted[source.name], rows, cache_dir, progress,
+                                           engine)
         if not source.required and not mask.any():
             notes.append(f"{source.name}: no movie has a {source.field.name}; not used")
             continue

@@ -49,7 +49,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
     Without ``split_path`` the split is ``out/split.json``: reused if that run has one, else
     made now (seeded by ``config.seed``) and written with the run.
     """
-    config = (config or TrainConfig()).check()
+    config = config or TrainConfig()
     cache_dir = cache_dir or default_cache_dir()
     check_out(out)
     if split_path is not None and split_path.is_dir():
@@ -67,7 +67,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         else:
             split, made = load_or_make_split(ds, split_path, config.folds, config.test,
                                              config.seed)
-        config.folds = split.folds
+        config = config.for_split(split.folds)
         train_genres = [g for i, g in zip(ds.labelled["id"], ds.labelled["genres"], strict=True)
                         if split.parts.get(i, TEST) != TEST]
         vocab = build_vocabulary(train_genres, config.min_support)
@@ -100,7 +100,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         declared = [_declare(field, [s for s in sources if s.field.name == field], data.fitted)
                     for field in fields_of(sources)]
         info = {
-            "model": choice.describe(config),
+            "model": choice.describe(config.settings),
             "vocabulary": vocab.to_json(),
             "data": {"dataset": str(ds.root), "dataset_fingerprint": ds.fingerprint(),
                      "split_file": str(split_path), "split_seed": split.seed,
@@ -138,14 +138,14 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         timings["test_s"] = time.perf_counter() - t4
         timings["total_s"] = time.perf_counter() - t0
 
-        settings = choice.settings(config)
+        settings = choice.label(config.settings)
         if config.train_subset:
             settings += f", subset {config.train_subset}"
         summary = {
             "postergenre": __version__,
             "config": config.to_json(),
             "model": {"name": choice.name, "summary": choice.summary, "settings": settings,
-                      "device": choice.device(config), "train_subset": config.train_subset,
+                      "device": choice.device(config.settings), "train_subset": config.train_subset,
                       "cv_rounds": len(cv.fold_metrics), "final": config.final_model,
                       "inputs": [s.name for s in data.specs]},
             "split": {"file": str(split_path), "made_now": made, "folds": split.folds,

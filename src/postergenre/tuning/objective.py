@@ -80,7 +80,7 @@ def input_key(config) -> str:
     embeddings, pixels at some size, ...), the training subset and the seed that draws it."""
     from ..models.registry import get_model
 
-    names = [s.name for s in get_model(config.model).sources(config)]
+    names = [s.name for s in get_model(config.model).inputs(config.settings)]
     return json.dumps([names, config.train_subset, config.seed])
 
 
