@@ -119,8 +119,8 @@ def argv_of(command: str, root, tmp) -> tuple[list[str], object]:
                   "--cache", str(tmp / "cache")],
         "predict": ["predict", str(root / "bundle"), str(root / "data/posters/tt0000.png")],
         "evaluate": ["evaluate", str(root / "bundle"), data, "--out", str(out)],
-        "tune": ["tune", data, "--split", foreign, "--out", str(out),
-                 "--cache", str(tmp / "cache")],
+        "tune": ["tune", data, "--model", "seed-cnn", "--split", foreign, "--out", str(out),
+                 "--cache", str(tmp / "cache")],  # a model with --image-size and --epochs
         "compare": ["compare", "--runs", str(root / "runs"), "--no-throughput",
                     "--out", str(out)],
         "index": ["index", str(root / "runs" / "a")],

@@ -166,10 +166,11 @@ def test_records_carry_every_declared_field_and_report_what_was_used():
         pytest.skip("this postergenre has no year field")
     inputs = [{"name": "poster", "required": True}, {"name": "year", "required": False}]
     data = png(poster(RED))
-    given = uploads.poster("a.png", data, {"year": 1999, "plot": "A plot."}, inputs, LIMITS)
+    given = uploads.poster("a.png", data, {"year": 1999, "plot": "A plot."}, inputs,
+                           LIMITS).prepared
     assert given.used == ["poster", "year"] and given.ignored == ["plot"]
     assert given.rows["poster"].shape == (268, 182, 3) and float(given.rows["year"][0]) == 1999
-    absent = uploads.poster("a.png", data, {"year": None}, inputs, LIMITS)
+    absent = uploads.poster("a.png", data, {"year": None}, inputs, LIMITS).prepared
     assert absent.used == ["poster"] and absent.ignored == []
     assert np.array_equal(absent.rows["year"], FIELDS["year"].absent())
     required = [{"name": "poster", "required": True}, {"name": "year", "required": True}]

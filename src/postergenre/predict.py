@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .bundle import Bundle, load_bundle
+from .bundle.records import Prepared, RecordError, feeds, prepare, ranked
 from .data.dataset import read_metadata
-from .data.images import IMAGE_SUFFIXES, ImageError
+from .data.images import IMAGE_SUFFIXES
 from .data.table import is_null
 from .errors import UserError
 from .features.engine import RayEngine
@@ -114,7 +114,7 @@ def predict_records(bundle: Bundle, records: Iterable[dict[str, Any]], labels: l
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, not {batch_size}")
     inputs = bundle.inputs
-    pending: list[tuple[str, dict | str]] = []  # (label, prepared feeds or error), in order
+    pending: list[tuple[str, Prepared | str]] = []  # (label, prepared record or error)
     ready = 0
     with ThreadPoolExecutor(workers) as pool:
         prepared = _ahead(pool, records, inputs, 4 * batch_size)
@@ -127,25 +127,12 @@ def predict_records(bundle: Bundle, records: Iterable[dict[str, Any]], labels: l
         yield from _run(bundle, pending)
 
 
-def _prepare(record: dict[str, Any], inputs: list[dict]) -> dict[str, np.ndarray] | str:
-    """One row per declared input, or why the record cannot be used. An optional field that
-    is missing or empty gets its absent row; ``"?used"`` lists the fields that were used."""
-    rows, used = {}, []
-    for spec in inputs:
-        name, value = spec["name"], record.get(spec["name"])
-        try:
-            if value is None and FIELDS[name].derive is not None:
-                value = FIELDS[name].derive(record)
-            row = None if value is None else FIELDS[name].prepare(value)
-        except (ImageError, ValueError, OSError) as e:
-            return f"{name}: {e}" if name != "poster" else str(e)
-        if row is None and spec["required"]:
-            return f"no {name} given"
-        rows[name] = FIELDS[name].absent() if row is None else row
-        if row is not None:
-            used.append(name)
-    rows["?used"] = used
-    return rows
+def _prepare(record: dict[str, Any], inputs: list[dict]) -> Prepared | str:
+    """The prepared record, or why it cannot be used."""
+    try:
+        return prepare(record, inputs)
+    except RecordError as e:
+        return str(e)
 
 
 def _ahead(pool: ThreadPoolExecutor, records: Iterable[dict], inputs: list[dict],
@@ -160,20 +147,17 @@ def _ahead(pool: ThreadPoolExecutor, records: Iterable[dict], inputs: list[dict]
         yield pending.popleft().result()
 
 
-def _run(bundle: Bundle, pending: list[tuple[str, dict | str]]) -> Iterator[Prediction]:
-    good = [rows for _, rows in pending if not isinstance(rows, str)]
+def _run(bundle: Bundle, pending: list[tuple[str, Prepared | str]]) -> Iterator[Prediction]:
+    good = [item for _, item in pending if not isinstance(item, str)]
     if good:
-        feeds = {name: FIELDS[name].batch([rows[name] for rows in good])
-                 for name in good[0] if name != "?used"}
-        probs = bundle.run(feeds)
+        probs = bundle.run(feeds([g.rows for g in good]))
         decided = bundle.rule.apply(probs)
-    genres, k = bundle.genres, 0
-    for label, rows in pending:
-        if isinstance(rows, str):
-            yield Prediction(label, None, [], error=rows)
+    k = 0
+    for label, item in pending:
+        if isinstance(item, str):
+            yield Prediction(label, None, [], error=item)
             continue
-        p, d = probs[k], decided[k]
+        answer = ranked(bundle.genres, probs[k], decided[k])
         k += 1
-        order = np.argsort(-p, kind="stable")
-        yield Prediction(label, {genres[j]: float(p[j]) for j in order},
-                         [genres[j] for j in order if d[j]], inputs=rows["?used"])
+        yield Prediction(label, {g: p for g, p, _ in answer}, [g for g, _, d in answer if d],
+                         inputs=item.used)

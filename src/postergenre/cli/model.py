@@ -115,17 +115,7 @@ OPTION = {"head.kind": "--head", "head.loss": "--loss", "fusion.inputs": "--ocr"
 
 
 def _configured(base, values: dict):
-    """``base`` with ``values`` set; a bad or inapplicable one is a ``UserError`` naming its
-    option (the config file was valid: an option is not)."""
-    try:
-        return base.with_values(values)
-    except (ValueError, KeyError) as e:
-        text = e.args[0] if e.args else str(e)
-        name, _, rest = str(text).partition(" ")
-        if name in values:
-            option = OPTION.get(name, "--" + name.replace("_", "-"))
-            raise UserError(f"{option} {rest}") from None
-        raise UserError(f"options: {text}") from None
+    return o.configured(base, values, OPTION)
 
 
 def _not_a_folder(split: Path | None) -> None:

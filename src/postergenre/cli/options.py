@@ -92,3 +92,17 @@ def dataset_options(command):
     wrapper.__signature__ = sig.replace(parameters=params)
     return wrapper
 
+
+
+def configured(base, values: dict, options: dict[str, str]):
+    """``base`` (a ``TrainConfig``) with ``values`` set; a bad or inapplicable one is a
+    ``UserError`` naming its option (``options``: setting path -> option, else ``--path``)."""
+    try:
+        return base.with_values(values)
+    except (ValueError, KeyError) as e:
+        text = str(e.args[0] if e.args else e)
+        name, _, rest = text.partition(" ")
+        if name in values:
+            option = options.get(name, "--" + name.replace("_", "-"))
+            raise UserError(f"{option} {rest}") from None
+        raise UserError(f"options: {text}") from None

@@ -71,15 +71,15 @@ def tune(
     given = {"model": model.value if model else None, "min_support": min_support,
              "train_subset": train_subset, "cv_rounds": cv_rounds,
              "seed_cnn.image_hw": None if image_size is None else [image_size] * 2}
-    try:  # a config file's values stand unless an option is given
-        cfg = cfg.with_values({k: v for k, v in given.items() if v is not None})
-        if epochs is not None:  # the max epochs of the model's own network
-            section = next((s for s in ("seed_cnn", "finetune") if s in cfg.to_json()), None)
-            if section is None:
-                raise ValueError(f"--epochs is for seed-cnn and finetune, not {cfg.model!r}")
-            cfg = cfg.with_values({f"{section}.max_epochs": epochs})
-    except (KeyError, ValueError) as e:
-        raise UserError(str(e)) from None
+    # a config file's values stand unless an option is given
+    cfg = o.configured(cfg, {k: v for k, v in given.items() if v is not None},
+                     {"seed_cnn.image_hw": "--image-size"})
+    if epochs is not None:  # the max epochs of the model's own network
+        section = next((s for s in ("seed_cnn", "finetune") if s in cfg.to_json()), None)
+        if section is None:
+            raise UserError(f"--epochs is for seed-cnn and finetune, not {cfg.model!r}")
+        cfg = o.configured(cfg, {f"{section}.max_epochs": epochs},
+                         {f"{section}.max_epochs": "--epochs"})
     search = get_space(cfg.model, space or None)
     if epochs is not None:  # --epochs beats the epochs a space fixes
         capped = {k: epochs for k in search.fixed if k.endswith(".max_epochs")}

@@ -61,6 +61,9 @@ class Settings:
             extra = sorted(set(value) - section)
             if extra:
                 raise NotForModel(f"{name}.{extra[0]}", model)
+            if "seed" in value and value["seed"] != seed:
+                raise ValueError(f"{name}.seed {value['seed']!r}: the run's seed ({seed}) seeds "
+                                 "every model; set seed instead")
             values[name] = kind(**{**dataclasses.asdict(getattr(default, name)), **value,
                                    **({"seed": seed} if "seed" in section else {})})
         return cls(**values)

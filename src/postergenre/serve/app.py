@@ -27,9 +27,9 @@ from starlette.exceptions import HTTPException
 from .. import __version__
 from ..bundle import Bundle
 from ..bundle.format import GRAPH
+from ..bundle.records import feeds, ranked
 from ..bundle.similar import SimilarIndex
 from ..features.runtime import cpu_count
-from ..features.specs import FIELDS
 from ..training.record import Headline
 from . import explain, uploads
 from .batching import Batcher, Busy
@@ -64,8 +64,7 @@ class Service:
         self.batcher = Batcher(runners, limits.batch_size, limits.workers, limits.max_queue)
 
     def _run_model(self, rows: list[dict]) -> np.ndarray:
-        feeds = {name: FIELDS[name].batch([r[name] for r in rows]) for name in rows[0]}
-        return self.bundle.run(feeds)
+        return self.bundle.run(feeds(rows))
 
     async def in_pool(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self.decoder, partial(fn, *args))
@@ -194,16 +193,16 @@ def _routes(app: FastAPI, service: Service) -> None:
         """Genres of each poster: every genre ranked with its probability, the decided set
         and the inputs used. The text fields apply to every poster of the request."""
         posters = await service.posters(files, {"title": title, "year": year, "plot": plot})
-        probs = await service.run("model", [p.rows for p in posters])
+        probs = await service.run("model", [p.prepared.rows for p in posters])
         decided = bundle.rule.apply(probs)
         out = []
         for p, row, dec in zip(posters, probs, decided, strict=True):
-            order = np.argsort(-row, kind="stable")
+            answer = ranked(genres, row, dec)
             out.append({"file": p.file,
-                        "genres": [{"genre": genres[j], "probability": round(float(row[j]), 4),
-                                    "decided": bool(dec[j])} for j in order],
-                        "decided": [genres[j] for j in order if dec[j]],
-                        "inputs": {"used": p.used, "ignored": p.ignored}})
+                        "genres": [{"genre": g, "probability": round(prob, 4), "decided": d}
+                                   for g, prob, d in answer],
+                        "decided": [g for g, _, d in answer if d],
+                        "inputs": {"used": p.prepared.used, "ignored": p.prepared.ignored}})
         return {"model": service.model_id, "posters": out}
 
     @app.post("/v1/explain", response_model=ExplainResponse, responses=ERRORS, tags=["model"])
@@ -221,10 +220,11 @@ def _routes(app: FastAPI, service: Service) -> None:
             raise ApiError(422, f"{rows}x{cols} cells: at most {limits.max_cells}",
                            field="rows")
         [poster] = await service.posters([file], {"title": title, "year": year, "plot": plot})
-        canvas = poster.rows["poster"]
+        prepared = poster.prepared.rows
+        canvas = prepared["poster"]
         copies = explain.occluded(canvas, rows, cols)
-        probs = await service.run("model", [poster.rows] + [{**poster.rows, "poster": c}
-                                                            for c in copies])
+        probs = await service.run("model", [prepared] + [{**prepared, "poster": c}
+                                                         for c in copies])
         g = genres.index(genre)
         grid = explain.sensitivity(probs[0, g], probs[1:, g], rows, cols)
         png = await service.in_pool(explain.overlay, canvas, grid)

@@ -2,7 +2,7 @@
 
 An upload is read up to its size limit, its format sniffed from its first bytes (the name and
 content type are not trusted), decoded within the pixel limit, and put in a record with the
-text fields; each input the bundle declares is then prepared by its field (``FIELDS``). An
+other fields sent; the record then takes the library's one path (``bundle.records``). An
 image field only ever receives uploaded bytes, so no request can name a file on the server.
 """
 
@@ -15,6 +15,7 @@ import numpy as np
 from fastapi import UploadFile
 from PIL import Image
 
+from ..bundle.records import Prepared, RecordError, prepare
 from ..data.images import ImageError, decode
 from ..features.canvas import DECODE_AT_LEAST
 from ..features.specs import FIELDS
@@ -28,9 +29,7 @@ class Poster:
     """One uploaded poster, ready for the graph."""
 
     file: str
-    rows: dict[str, np.ndarray]  # one prepared row per input the bundle declares
-    used: list[str]  # record fields the model reads that were given
-    ignored: list[str]  # fields given that the model does not take
+    prepared: Prepared
 
 
 def file_name(upload: UploadFile, i: int) -> str:
@@ -65,22 +64,10 @@ def poster(name: str, data: bytes, fields: dict[str, Any], inputs: list[dict],
     its field's absent row and is not counted as used."""
     record = {"poster": image(name, data, limits),
               **{k: v for k, v in fields.items() if v is not None}}
-    rows, used = {}, []
-    for spec in inputs:
-        field = spec["name"]
-        value = record.get(field)
-        try:
-            if value is None and FIELDS[field].derive is not None:
-                value = FIELDS[field].derive(record)
-            row = None if value is None else FIELDS[field].prepare(value)
-        except (ImageError, ValueError) as e:
-            raise ApiError(422, f"{field}: {e}", file=name, field=field) from None
-        if row is None and spec["required"]:
-            raise ApiError(422, f"this model needs {field!r}", file=name, field=field)
-        rows[field] = FIELDS[field].absent() if row is None else row
-        used += [field] if row is not None else []
-    declared = {spec["name"] for spec in inputs}
-    return Poster(name, rows, used, [f for f in record if f not in declared])
+    try:
+        return Poster(name, prepare(record, inputs))
+    except RecordError as e:
+        raise ApiError(422, str(e), file=name, field=e.field) from None
 
 
 def canvas(name: str, data: bytes, limits: Limits) -> np.ndarray:
