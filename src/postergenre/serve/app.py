@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import numpy as np
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -33,6 +33,7 @@ from ..features.runtime import cpu_count
 from ..training.record import Headline
 from . import explain, uploads
 from .batching import Batcher, Busy
+from .details import details_dependency
 from .limits import ApiError, Guard, Limits
 from .schemas import (
     ErrorBody,
@@ -146,9 +147,7 @@ def _routes(app: FastAPI, service: Service) -> None:
     genres = bundle.genres
     headline = Headline.of_bundle(bundle.meta, Path(bundle.path) / "bundle.json")
     metrics = {} if headline is None else headline.to_json()
-    Title = Annotated[str | None, Form(max_length=limits.max_text, description="The title.")]
-    Year = Annotated[int | None, Form(ge=1870, le=2100, description="Release year.")]
-    Plot = Annotated[str | None, Form(max_length=limits.max_text, description="Plot summary.")]
+    Details = Annotated[dict, Depends(details_dependency(limits.max_text))]
     Genre = Literal[tuple(genres)]
     Image = Annotated[UploadFile, File(description="A poster: JPEG, PNG, WebP, GIF, BMP or TIFF.")]
 
@@ -189,10 +188,10 @@ def _routes(app: FastAPI, service: Service) -> None:
     @app.post("/v1/predict", response_model=PredictResponse, responses=ERRORS, tags=["model"])
     async def predict(files: Annotated[list[UploadFile], File(
                           description=f"One or more posters (at most {limits.max_files}).")],
-                      title: Title = None, year: Year = None, plot: Plot = None) -> dict:
+                      details: Details) -> dict:
         """Genres of each poster: every genre ranked with its probability, the decided set
-        and the inputs used. The text fields apply to every poster of the request."""
-        posters = await service.posters(files, {"title": title, "year": year, "plot": plot})
+        and the inputs used. The film's details apply to every poster of the request."""
+        posters = await service.posters(files, details)
         probs = await service.run("model", [p.prepared.rows for p in posters])
         decided = bundle.rule.apply(probs)
         out = []
@@ -206,11 +205,11 @@ def _routes(app: FastAPI, service: Service) -> None:
         return {"model": service.model_id, "posters": out}
 
     @app.post("/v1/explain", response_model=ExplainResponse, responses=ERRORS, tags=["model"])
-    async def explain_(file: Image,
+    async def explain_(file: Image, details: Details,
                        genre: Annotated[Genre, Form(description="One of the model's genres.")],
                        rows: Annotated[int, Form(ge=2, le=24, description="Grid rows.")] = 8,
-                       cols: Annotated[int, Form(ge=2, le=16, description="Grid columns.")] = 6,
-                       title: Title = None, year: Year = None, plot: Plot = None) -> dict:
+                       cols: Annotated[int, Form(ge=2, le=16, description="Grid columns.")] = 6
+                       ) -> dict:
         """Which regions of the poster raise the genre's probability (occlusion: each grid
         cell hidden in turn, all copies run as one batched job)."""
         if "poster" not in [i["name"] for i in bundle.inputs]:
@@ -219,7 +218,7 @@ def _routes(app: FastAPI, service: Service) -> None:
         if rows * cols > limits.max_cells:
             raise ApiError(422, f"{rows}x{cols} cells: at most {limits.max_cells}",
                            field="rows")
-        [poster] = await service.posters([file], {"title": title, "year": year, "plot": plot})
+        [poster] = await service.posters([file], details)
         prepared = poster.prepared.rows
         canvas = prepared["poster"]
         copies = explain.occluded(canvas, rows, cols)
