@@ -23,6 +23,7 @@ run: install
 test: install
 	$(BIN)/pytest
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

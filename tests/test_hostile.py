@@ -85,7 +85,8 @@ def test_config_values_stand_unless_an_option_is_given(trained, capsys, monkeypa
     monkeypatch.setattr("postergenre.training.train", fake_train)
     code, _, err = run(capsys, [*trained.train, "--out", tmp_path / "r", "--min-support", "7"])
     assert code == 2 and "stopped before training" in one_line(err)
-    assert got[0].min_support == 7 and got[0].backbones == ["mobilenet_v2"]  # the rest stands
+    assert got[0].min_support == 7  # the option given
+    assert got[0].settings.backbones == ["mobilenet_v2"]  # the config's value stands
 
 
 def test_files_that_are_not_posters_are_skipped_not_read(trained, capsys, tmp_path):

@@ -17,7 +17,7 @@ import pytest
 
 PACKAGE = "postergenre"
 ROOT = Path(__file__).resolve().parents[1] / "src" / PACKAGE
-MAX_LINES = 400
+MAX_LINES = 300
 
 LAYERS: list[set[str]] = [
     {"errors", "atomic", "cache", "progress", "__init__"},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,33 +89,27 @@ def test_pixel_cache_decodes_each_content_once(tmp_path, monkeypatch):
     assert (tmp_path / "c" / pixels.pixel_store((32, 24), tmp_path / "c").dir.name).is_dir()
 
 
-def test_seed_cnn_learns_colours_and_exports_a_bundle(tmp_path, capsys):
+def train_on_colours(tmp_path: Path, cfg: TrainConfig) -> tuple[Path, dict]:
+    """``postergenre train`` on 60 coloured posters with ``cfg`` as its config file: the run
+    folder and its metrics.json (which names the model and the device it ran on)."""
     data = colour_dataset(tmp_path / "data", n=60)
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_json()))
+    run = tmp_path / "run"
+    argv = ["train", str(data), "--config", str(tmp_path / "cfg.json"), "--out", str(run),
+            "--split", str(tmp_path / "split.json"), "--folds", "3", "--min-support", "5",
+            "--cache", str(tmp_path / "cache")]
+    assert main(argv) == 0
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["model"]["name"] == cfg.model
+    assert m["model"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    return run, m
+
+
+def test_seed_cnn_learns_colours_and_exports_a_bundle(tmp_path, capsys):
     cfg = TrainConfig.of("seed-cnn", folds=3, min_support=5, **{
         "seed_cnn.image_hw": [32, 32], "seed_cnn.batch_size": 8, "seed_cnn.max_epochs": 8,
         "seed_cnn.lr": 3e-3})
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_json()))
-    run = tmp_path / "run"
-    argv = [
-        "train",
-        str(data),
-        "--config",
-        str(tmp_path / "cfg.json"),
-        "--out",
-        str(run),
-        "--split",
-        str(tmp_path / "split.json"),
-        "--folds",
-        "3",
-        "--min-support",
-        "5",
-        "--cache",
-        str(tmp_path / "cache"),
-    ]
-    assert main(argv) == 0
-    m = json.loads((run / "metrics.json").read_text())
-    assert m["model"]["name"] == "seed-cnn"
-    assert m["model"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    run, m = train_on_colours(tmp_path, cfg)
     assert m["config"]["seed_cnn"]["image_hw"] == [32, 32]
     assert m["test"]["macro_roc_auc"] > 0.6
     assert set(m) >= {"cv", "test", "baselines", "timings"}
@@ -177,31 +172,9 @@ def test_seed_cnn_classifier_contract():
 
 @pytest.mark.slow
 def test_finetune_end_to_end_writes_a_bundle(tmp_path):
-    data = colour_dataset(tmp_path / "data", n=60)
     cfg = TrainConfig.of("finetune", folds=3, min_support=5, cv_rounds=1, **{
         "finetune.backbone": "mobilenet_v2", "finetune.train_blocks": 2,
         "finetune.max_epochs": 1})
-    (tmp_path / "cfg.json").write_text(json.dumps(cfg.to_json()))
-    run = tmp_path / "run"
-    argv = [
-        "train",
-        str(data),
-        "--config",
-        str(tmp_path / "cfg.json"),
-        "--out",
-        str(run),
-        "--split",
-        str(tmp_path / "split.json"),
-        "--folds",
-        "3",
-        "--min-support",
-        "5",
-        "--cache",
-        str(tmp_path / "cache"),
-    ]
-    assert main(argv) == 0
-    m = json.loads((run / "metrics.json").read_text())
-    assert m["model"]["name"] == "finetune"
-    assert m["model"]["device"] == ("cuda" if torch.cuda.is_available() else "cpu")
+    run, m = train_on_colours(tmp_path, cfg)
     assert m["test"]["macro_map"] > 0.8
     assert load_bundle(run / "model").meta["model"]["finetune"]["train_blocks"] == 2

@@ -42,8 +42,9 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
-def write_with(path: str | os.PathLike, writer: Callable[[Path], None]) -> None:
-    """Call ``writer(tmp_path)`` and move the result onto ``path`` atomically."""
+def write_with(path: str | os.PathLike, writer: Callable[[Path], object]) -> None:
+    """Call ``writer(tmp_path)`` (what it returns is ignored) and move the result onto
+    ``path`` atomically."""
     with atomic_path(path) as tmp:
         writer(tmp)
 

@@ -12,6 +12,7 @@ and the ready graph is spliced in front of it.
 from __future__ import annotations
 
 import tempfile
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -78,8 +79,7 @@ def export_bundle_graph(model: Estimator, specs: list[InputSpec], fitted: dict,
     parts = {s.name: onnx.load(str(files[s.name])) for s in ready}
     examples = {f: FIELDS[f].example for f in fields_of(traced)}
     for s in ready:
-        examples[s.name] = lambda n, s=s: torch.from_numpy(
-            _run(parts[s.name], {0: s.field.example(n).numpy()})[0])
+        examples[s.name] = partial(_ready_example, parts[s.name], s)
     graph = BundleGraph(fields_of(traced), traced, fitted, model.graph_module(),
                         [s.name for s in ready])
     with tempfile.TemporaryDirectory() as tmp:
@@ -133,6 +133,11 @@ def splice(main: onnx.ModelProto, part: onnx.ModelProto, *, feeds: str, gives: s
         versions[o.domain] = max(versions.get(o.domain, 0), o.version)
     del main.opset_import[:]
     main.opset_import.extend(onnx.helper.make_opsetid(d, v) for d, v in versions.items())
+
+
+def _ready_example(part: onnx.ModelProto, spec: InputSpec, n: int) -> torch.Tensor:
+    """A ready-made graph's output for a random example of its field's input."""
+    return torch.from_numpy(_run(part, {0: spec.field.example(n).numpy()})[0])
 
 
 def _run(model: onnx.ModelProto, feeds: dict) -> list[np.ndarray]:

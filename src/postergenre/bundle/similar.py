@@ -21,6 +21,7 @@ import json
 import math
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from ..atomic import write_bytes, write_json, write_with
 from ..data.dataset import load_dataset
 from ..errors import UserError
 from ..features.canvas import to_batch
-from ..features.embeddings import embed
+from ..features.embeddings import PathLike, embed
 from ..features.onnx_export import INPUT_NAME, backbone_onnx
 from ..features.runtime import open_session
 from .format import META_FILE
@@ -76,7 +77,7 @@ def build_index(bundle_dir: Path, ids: list[str], titles: list[str | None],
     graphs = []
     for name, path in encoders.items():
         graphs.append(f"{FOLDER}/{name}.onnx")
-        write_with(bundle_dir / graphs[-1], lambda tmp, src=path: shutil.copyfile(src, tmp))
+        write_with(bundle_dir / graphs[-1], partial(shutil.copyfile, path))
     entry = {"vectors": VECTORS, "films": FILMS, "encoders": graphs, "n_films": n, "dims": k,
              "embedding_dims": int(x.shape[1]), "metric": "cosine, on PCA-reduced embeddings",
              **(about or {})}
@@ -103,7 +104,8 @@ def index_dataset(bundle_dir: Path, ds, ids: list[str], backbones: list[str],
     out. Returns the index's ``bundle.json`` entry."""
     rows = ds.frame.set_index("id").loc[list(ids)]
     paths, hashes = [str(p) for p in rows["path"]], list(rows["sha256"])
-    parts, failed = [], {}
+    parts: list[np.ndarray] = []
+    failed: dict[PathLike, str] = {}
     for backbone in backbones:
         got, failures = embed(paths, hashes, backbone, cache_dir, progress=progress)
         failed = failed or failures  # decoding decides: the same posters for every backbone

@@ -17,7 +17,6 @@ from ..data.options import DatasetOptions
 from ..data.splits import split_dataset
 from ..errors import UserError
 from . import options as o
-from .options import Opt
 
 app = typer.Typer(help="Inspect datasets and make splits.", no_args_is_help=True)
 console = Console()
@@ -103,11 +102,13 @@ def _print_check(r: dict, out: Path) -> None:
 def split(
     data_dir: o.DataDir,
     dataset: DatasetOptions,
-    out: Opt(Path, "Where to save the split (a new file: an existing one is not replaced)."
-             ) = Path("split.json"),
-    folds: Opt(int, "Cross-validation folds, 3 to 20.") = 5,
-    test: Opt(float, "Fraction held out as the test part, 0.01 to 0.5.") = 0.15,
-    seed: Opt(int, "Random seed, 0 to 2**32 - 1.") = 0,
+    out: Annotated[Path, typer.Option(
+        help="Where to save the split (a new file: an existing one is not "
+        "replaced).")] = Path("split.json"),
+    folds: Annotated[int, typer.Option(help="Cross-validation folds, 3 to 20.")] = 5,
+    test: Annotated[float, typer.Option(
+        help="Fraction held out as the test part, 0.01 to 0.5.")] = 0.15,
+    seed: Annotated[int, typer.Option(help="Random seed, 0 to 2**32 - 1.")] = 0,
 ) -> None:
     """Make a deterministic stratified k-fold + test split, duplicates kept together."""
     if out.is_dir():

@@ -17,10 +17,11 @@ from ..errors import UserError
 from . import options as o
 
 EngineName = Enum("EngineName", {"local": "local", "ray": "ray"}, type=str)
-EngineOpt = o.Opt(EngineName, "Where the per-poster work runs: here, or as Ray tasks "
-                  "(pip install 'postergenre[ray]').")
-AddressOpt = o.Opt(str | None, "Ray cluster to join, e.g. HEAD:6379 (default: $RAY_ADDRESS, "
-                   "else a new Ray on this machine).")
+EngineOpt = Annotated[EngineName, typer.Option(
+    help="Where the per-poster work runs: here, or as Ray tasks (pip install 'postergenre[ray]').")]
+AddressOpt = Annotated[str | None, typer.Option(
+    help="Ray cluster to join, e.g. HEAD:6379 (default: $RAY_ADDRESS, else a new Ray on this "
+    "machine).")]
 
 
 def make_engine(engine: EngineName, address: str | None):
@@ -38,16 +39,21 @@ def embed(
     posters: Annotated[Path, typer.Argument(
         help="A folder of posters (a dataset folder), or a table (CSV, Parquet, ...) with a "
         "column of poster paths.")],
-    column: o.Opt(str, "The table's column of poster paths (relative ones: to the table's "
-                  "folder).") = "path",
-    config: o.Opt(Path | None, "A config.json (from a run or `tune`): make what its model "
-                  "reads.") = None,
-    model: o.Opt(str | None, "Model whose inputs to make: head, seed-cnn or finetune "
-                 "[default: the config's, else head].") = None,
-    backbones: o.Opt(str | None, "Comma-separated backbones of a head model.") = None,
-    tta: o.Opt(bool | None, "Embeddings averaged with the mirrored poster's.") = None,
-    precision: o.Opt(str | None, "Backbone precision, fp32 or int8 (int8 rows are made by "
-                     "`train`: it calibrates on the split's training posters).") = None,
+    column: Annotated[str, typer.Option(
+        help="The table's column of poster paths (relative ones: to the table's "
+        "folder).")] = "path",
+    config: Annotated[Path | None, typer.Option(
+        help="A config.json (from a run or `tune`): make what its model reads.")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="Model whose inputs to make: head, seed-cnn or finetune [default: the config's, else "
+        "head].")] = None,
+    backbones: Annotated[str | None, typer.Option(
+        help="Comma-separated backbones of a head model.")] = None,
+    tta: Annotated[bool | None, typer.Option(
+        help="Embeddings averaged with the mirrored poster's.")] = None,
+    precision: Annotated[str | None, typer.Option(
+        help="Backbone precision, fp32 or int8 (int8 rows are made by `train`: it calibrates on "
+        "the split's training posters).")] = None,
     engine: EngineOpt = EngineName.local,
     address: AddressOpt = None,
     cache: o.CacheDir = None,

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from ..errors import UserError
 from . import data
-from .options import Opt
 
 console = Console()
 # The options a failure reason's hint is about.
@@ -23,7 +22,8 @@ SEE = {
     "too-many-redirects": "--max-redirects",
 }
 
-Detected = Opt(str | None, "Default: detected.")  # the column a filter reads
+# the column a filter reads
+Detected = Annotated[str | None, typer.Option(help="Default: detected.")]
 
 
 def flag(setting: str) -> str:
@@ -37,23 +37,34 @@ def fetch(
         Path, typer.Argument(help="Movie table (CSV/TSV/Parquet/JSON) with an id and a poster URL.")
     ],
     out: Annotated[Path, typer.Option("--out", help="Dataset folder to create or complete.")],
-    rating: Opt(str | None, "Keep these content ratings, e.g. G,PG,PG-13.") = None,
+    rating: Annotated[str | None, typer.Option(
+        help="Keep these content ratings, e.g. G,PG,PG-13.")] = None,
     rating_column: Detected = None,
-    years: Opt(str | None, "Keep these years, e.g. 1980-2023, 1990- or -2000.") = None,
+    years: Annotated[str | None, typer.Option(
+        help="Keep these years, e.g. 1980-2023, 1990- or -2000.")] = None,
     year_column: Detected = None,
-    genres: Opt(str | None, "Keep films with any of these genres, e.g. Comedy,Family.") = None,
+    genres: Annotated[str | None, typer.Option(
+        help="Keep films with any of these genres, e.g. Comedy,Family.")] = None,
     genres_column: Detected = None,
-    require: Opt(str | None, "Keep rows where these columns are filled, e.g. plot,title.") = None,
-    id_column: Opt(str | None, "Id column (default: detected).") = None,
-    url_column: Opt(str | None, "Poster URL column (default: image, poster, url...).") = None,
-    base_url: Opt(str | None, "Prefix for relative URLs (e.g. TMDB poster_path).") = None,
-    concurrency: Opt(int, "Downloads in flight (1-256).") = 8,
-    per_host: Opt(int, "Downloads in flight per host (1-256).") = 4,
-    delay: Opt(float, "Seconds between requests to one host (0: none).") = 0.0,
-    timeout: Opt(float, "Seconds to connect or wait for data; an attempt gets 3x.") = 20.0,
-    retries: Opt(int, "Retries on 5xx, timeouts, dropped links (0: none).") = 3,
-    max_mb: Opt(float, "Largest poster accepted from any source, in MB.") = 20.0,
-    max_redirects: Opt(int, "Redirects followed per URL (0: a redirect is a failure).") = 5,
+    require: Annotated[str | None, typer.Option(
+        help="Keep rows where these columns are filled, e.g. plot,title.")] = None,
+    id_column: Annotated[str | None, typer.Option(help="Id column (default: detected).")] = None,
+    url_column: Annotated[str | None, typer.Option(
+        help="Poster URL column (default: image, poster, url...).")] = None,
+    base_url: Annotated[str | None, typer.Option(
+        help="Prefix for relative URLs (e.g. TMDB poster_path).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Downloads in flight (1-256).")] = 8,
+    per_host: Annotated[int, typer.Option(help="Downloads in flight per host (1-256).")] = 4,
+    delay: Annotated[float, typer.Option(
+        help="Seconds between requests to one host (0: none).")] = 0.0,
+    timeout: Annotated[float, typer.Option(
+        help="Seconds to connect or wait for data; an attempt gets 3x.")] = 20.0,
+    retries: Annotated[int, typer.Option(
+        help="Retries on 5xx, timeouts, dropped links (0: none).")] = 3,
+    max_mb: Annotated[float, typer.Option(
+        help="Largest poster accepted from any source, in MB.")] = 20.0,
+    max_redirects: Annotated[int, typer.Option(
+        help="Redirects followed per URL (0: a redirect is a failure).")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Download every poster URL of a (filtered) movie table into a dataset folder.

@@ -6,10 +6,10 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -25,42 +25,51 @@ if TYPE_CHECKING:
     from ..training.record import Stats
 
 console = Console()
-ModelName = Enum("ModelName", {n.replace("-", "_"): n for n in MODULES}, type=str)
-HeadKind = Enum("HeadKind", {"mlp": "mlp", "linear": "linear"}, type=str)
-Loss = Enum("Loss", {n: n for n in LOSSES}, type=str)
-Final = Enum("Final", {"cv_ensemble": "cv-ensemble", "refit": "refit"}, type=str)
-Precision = Enum("Precision", {"fp32": "fp32", "int8": "int8"}, type=str)
+# the values a choice option takes (each arrives as the string given)
+MODEL = click.Choice(list(MODULES))
+HEAD_KIND = click.Choice(["mlp", "linear"])
+LOSS = click.Choice(list(LOSSES))
+FINAL = click.Choice(["cv-ensemble", "refit"])
+PRECISION = click.Choice(["fp32", "int8"])
 
 
 @o.dataset_options
 def train(
     data_dir: o.DataDir,
     dataset: DatasetOptions,
-    out: o.Opt(Path, "Run folder to write.") = Path("runs/default"),
-    split: o.Opt(Path | None, "Split file, made if absent (default: the run folder's split.json)."
-               ) = None,
-    config: o.Opt(Path | None, "A config.json (from a run or `tune`); its values stand unless an "
-                "option is given here.") = None,
-    model: o.Opt(ModelName | None, "What to train.") = None,
-    backbones: o.Opt(str | None, "Comma-separated backbones.") = None,
-    head: o.Opt(HeadKind | None, "Head kind.") = None,
-    loss: o.Opt(Loss | None, "Training loss.") = None,
-    tta: o.Opt(bool | None, "Average with the mirrored poster.") = None,
-    precision: o.Opt(Precision | None, "Backbone precision: int8 graphs are calibrated on 64 "
-                     "training posters [default: the config's].") = None,
-    ocr: o.Opt(bool | None, "Fusion also reads the text printed on each poster (OCR, about "
-               "0.2 s a poster the first time, cached).") = None,
-    final: o.Opt(Final | None, "Final model: the CV fold models averaged, or one refit.") = None,
-    train_subset: o.Opt(int | None, "Train on this many random training posters, 10 to 10**9 "
-                      "(the test part stays whole).") = None,
-    cv_rounds: o.Opt(int | None, "Run only the first N CV rounds, 1 to 20.") = None,
-    min_support: o.Opt(int | None, "Genres with fewer training examples are dropped, 1 to 10**9 "
-                     "[default: 50].") = None,
-    folds: o.Opt(int | None, "Folds, when a new split is made, 3 to 20 [default: 5].") = None,
-    test: o.Opt(float | None, "Test fraction, when a new split is made, 0.01 to 0.5 "
-              "[default: 0.15].") = None,
-    seed: o.Opt(int | None, "Seed of training and of a new split, 0 to 2**32 - 1 [default: 0]."
-              ) = None,
+    out: Annotated[Path, typer.Option(help="Run folder to write.")] = Path("runs/default"),
+    split: Annotated[Path | None, typer.Option(
+        help="Split file, made if absent (default: the run folder's split.json).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        help="A config.json (from a run or `tune`); its values stand unless an option is given "
+        "here.")] = None,
+    model: Annotated[str | None, typer.Option(click_type=MODEL, help="What to train.")] = None,
+    backbones: Annotated[str | None, typer.Option(help="Comma-separated backbones.")] = None,
+    head: Annotated[str | None, typer.Option(click_type=HEAD_KIND, help="Head kind.")] = None,
+    loss: Annotated[str | None, typer.Option(click_type=LOSS, help="Training loss.")] = None,
+    tta: Annotated[bool | None, typer.Option(help="Average with the mirrored poster.")] = None,
+    precision: Annotated[str | None, typer.Option(
+        click_type=PRECISION,
+        help="Backbone precision: int8 graphs are calibrated on 64 training posters [default: the "
+        "config's].")] = None,
+    ocr: Annotated[bool | None, typer.Option(
+        help="Fusion also reads the text printed on each poster (OCR, about 0.2 s a poster the "
+        "first time, cached).")] = None,
+    final: Annotated[str | None, typer.Option(
+        click_type=FINAL, help="Final model: the CV fold models averaged, or one refit.")] = None,
+    train_subset: Annotated[int | None, typer.Option(
+        help="Train on this many random training posters, 10 to 10**9 (the test part stays "
+        "whole).")] = None,
+    cv_rounds: Annotated[int | None, typer.Option(
+        help="Run only the first N CV rounds, 1 to 20.")] = None,
+    min_support: Annotated[int | None, typer.Option(
+        help="Genres with fewer training examples are dropped, 1 to 10**9 [default: 50].")] = None,
+    folds: Annotated[int | None, typer.Option(
+        help="Folds, when a new split is made, 3 to 20 [default: 5].")] = None,
+    test: Annotated[float | None, typer.Option(
+        help="Test fraction, when a new split is made, 0.01 to 0.5 [default: 0.15].")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of training and of a new split, 0 to 2**32 - 1 [default: 0].")] = None,
     cache: o.CacheDir = None,
     engine: EngineOpt = EngineName.local,
     address: AddressOpt = None,
@@ -88,8 +97,7 @@ def train(
         "backbones": [b.strip() for b in backbones.split(",") if b.strip()]
         if backbones is not None else None,
     }
-    cfg = _configured(base, {k: v.value if isinstance(v, Enum) else v
-                             for k, v in given.items() if v is not None})
+    cfg = _configured(base, {k: v for k, v in given.items() if v is not None})
     if ocr is not None:  # the model's own inputs, with or without the poster's text
         inputs = cfg.to_json().get("fusion", {}).get("inputs", [])
         cfg = _configured(cfg, {"fusion.inputs": [f for f in inputs if f != "ocr"]
@@ -148,11 +156,13 @@ def predict(
         "(mean probability).")] = "",
     batch_size: Annotated[int, typer.Option(min=1, max=1024,
                                             help="Posters per inference batch.")] = 8,
-    title: o.Opt(str | None, "The movie's title (one poster).") = None,
-    year: o.Opt(str | None, "The movie's release year (one poster).") = None,
-    plot: o.Opt(str | None, "The movie's plot or synopsis (one poster).") = None,
-    metadata: o.Opt(Path | None, "A table of title/year/plot by id = poster file name "
-                    "without extension (many posters).") = None,
+    title: Annotated[str | None, typer.Option(help="The movie's title (one poster).")] = None,
+    year: Annotated[str | None, typer.Option(help="The movie's release year (one poster).")] = None,
+    plot: Annotated[str | None, typer.Option(
+        help="The movie's plot or synopsis (one poster).")] = None,
+    metadata: Annotated[Path | None, typer.Option(
+        help="A table of title/year/plot by id = poster file name without extension (many "
+        "posters).")] = None,
     engine: EngineOpt = EngineName.local,
     address: AddressOpt = None,
 ) -> int:

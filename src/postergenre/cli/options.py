@@ -17,12 +17,6 @@ from ..data.dataset import Columns
 from ..data.options import DatasetOptions
 from ..errors import UserError
 
-
-def Opt(kind, text: str):
-    """``Opt(T, "help")`` is ``Annotated[T, typer.Option(help="help")]``: an option in a line."""
-    return Annotated[kind, typer.Option(help=text)]
-
-
 DataDir = Annotated[Path, typer.Argument(help="Dataset folder: images named by id plus a table.")]
 MinSupport = Annotated[
     int, typer.Option("--min-support", help="Genres with fewer examples are dropped.")

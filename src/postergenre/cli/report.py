@@ -8,17 +8,17 @@ from typing import Annotated
 
 import typer
 
-from .options import Opt
-
 
 def report(
     run_dir: Annotated[Path | None, typer.Argument(help="A finished run folder.")] = None,
-    out: Opt(Path | None, "HTML file to write (default: RUN_DIR/report.html, or "
-             "FOLDER/leaderboard.html with --runs).") = None,
-    runs: Opt(Path | None, "A folder of run folders: write the leaderboard of their split "
-              "instead.") = None,
-    data: Opt(Path | None, "Dataset folder, for the data section and posters (default: the "
-              "one the run was trained on).") = None,
+    out: Annotated[Path | None, typer.Option(
+        help="HTML file to write (default: RUN_DIR/report.html, or FOLDER/leaderboard.html with "
+        "--runs).")] = None,
+    runs: Annotated[Path | None, typer.Option(
+        help="A folder of run folders: write the leaderboard of their split instead.")] = None,
+    data: Annotated[Path | None, typer.Option(
+        help="Dataset folder, for the data section and posters (default: the one the run was "
+        "trained on).")] = None,
     bootstrap: Annotated[int, typer.Option(
         min=100, max=100_000, help="Bootstrap resamples of the test movies, 100 to 100000.")
     ] = 1000,
@@ -31,12 +31,12 @@ def report(
     from ..errors import UserError
     from ..report import build_leaderboard, build_report
 
-    if (run_dir is None) == (runs is None):
-        raise UserError("give a run folder or --runs FOLDER (not both)")
     t0 = time.perf_counter()
-    if runs is not None:
+    if runs is not None and run_dir is None:
         path = build_leaderboard(runs, out)
-    else:
+    elif run_dir is not None and runs is None:
         path = build_report(run_dir, out, data, bootstrap, seed)
+    else:
+        raise UserError("give a run folder or --runs FOLDER (not both)")
     print(f"report: {path} ({path.stat().st_size / 2**20:.1f} MB, "
           f"{time.perf_counter() - t0:.0f} s)")

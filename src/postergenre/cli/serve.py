@@ -16,7 +16,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 def serve(
     model: Annotated[Path, typer.Argument(help="Model bundle folder (a run's model/).")],
-    host: o.Opt(str, "Address to listen on (the default: this machine only).") = "127.0.0.1",
+    host: Annotated[str, typer.Option(
+        help="Address to listen on (the default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Inference threads.")] = 1,
     batch_size: Annotated[int, typer.Option(min=1, max=256,
@@ -57,10 +58,11 @@ def serve(
 
 def index(
     run: Annotated[Path, typer.Argument(help="A finished run folder (with model/).")],
-    backbone: o.Opt(list[str] | None, "Backbone(s) whose embeddings place the films "
-                    "[default: the model's first].") = None,
+    backbone: Annotated[list[str] | None, typer.Option(
+        help="Backbone(s) whose embeddings place the films [default: the model's first].")] = None,
     dims: Annotated[int, typer.Option(min=2, max=4096, help="Dimensions kept by PCA.")] = 128,
-    data: o.Opt(Path | None, "The run's dataset folder, if it has moved.") = None,
+    data: Annotated[Path | None, typer.Option(
+        help="The run's dataset folder, if it has moved.")] = None,
     cache: o.CacheDir = None,
 ) -> int:
     """Write the comparable-films index into a run's bundle: its training catalogue's

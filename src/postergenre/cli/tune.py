@@ -14,8 +14,7 @@ from rich.table import Table
 
 from ..data.options import DatasetOptions
 from . import options as o
-from .model import ModelName
-from .options import Opt
+from .model import MODEL
 
 console = Console()
 
@@ -24,32 +23,39 @@ console = Console()
 def tune(
     data_dir: o.DataDir,
     dataset: DatasetOptions,
-    model: Opt(ModelName | None, "What to tune [default: the config's model, else head]."
-               ) = None,
-    space: Opt(str, "Search space of the model (seed-cnn: prototype-grid, wide; head: default; "
-               "finetune: default).") = "",
-    trials: Opt(int | None, "Finished trials the study should reach, over all workers: 1 to "
-                "100000, at most a grid's size (default: the grid's size, else 20).") = None,
-    storage: Opt(str | None, "Optuna storage URL shared by workers, e.g. sqlite:///tune.db or "
-                 "postgresql://user@host/db (default: OUT/tune.db).") = None,
-    study: Opt(str | None, "Study name (default: MODEL-SPACE).") = None,
-    out: Opt(Path | None, "Report folder (default: tune/STUDY).") = None,
-    split: Opt(Path, "Split file (made if absent).") = Path("split.json"),
-    config: Opt(Path | None, "Base config.json for every trial; its values stand unless an "
-                "option is given here.") = None,
-    metric: Opt(str, "CV metric to optimise.") = "macro_map",
-    train_subset: Opt(int | None, "Tune on this many random training posters, 10 to 10**9 "
-                      "(all, when fewer).") = None,
-    cv_rounds: Opt(int | None, "CV rounds per trial, 1 to 20 (default, or more than the folds: "
-                   "all).") = None,
-    epochs: Opt(int | None, "Max epochs of seed-cnn/finetune (1 to 10000).") = None,
-    image_size: Opt(int | None, "seed-cnn input side, 22 to 1024 (square; the prototype: 200)."
-                    ) = None,
-    prune: Opt(bool, "Prune trials below the median.") = True,
-    seed: Opt(int | None, "Sampler seed, 0 to 2**32 - 1.") = None,
-    timeout: Opt(float | None, "Stop this worker after N seconds (N > 0).") = None,
-    min_support: Opt(int | None, "Genres with fewer training examples are dropped, 1 to 10**9 "
-                     "[default: the config's, 50].") = None,
+    model: Annotated[str | None, typer.Option(
+        click_type=MODEL, help="What to tune [default: the config's model, else head].")] = None,
+    space: Annotated[str, typer.Option(
+        help="Search space of the model (seed-cnn: prototype-grid, wide; head: default; finetune: "
+        "default).")] = "",
+    trials: Annotated[int | None, typer.Option(
+        help="Finished trials the study should reach, over all workers: 1 to 100000, at most a "
+        "grid's size (default: the grid's size, else 20).")] = None,
+    storage: Annotated[str | None, typer.Option(
+        help="Optuna storage URL shared by workers, e.g. sqlite:///tune.db or "
+        "postgresql://user@host/db (default: OUT/tune.db).")] = None,
+    study: Annotated[str | None, typer.Option(help="Study name (default: MODEL-SPACE).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder (default: tune/STUDY).")] = None,
+    split: Annotated[Path, typer.Option(help="Split file (made if absent).")] = Path("split.json"),
+    config: Annotated[Path | None, typer.Option(
+        help="Base config.json for every trial; its values stand unless an option is given "
+        "here.")] = None,
+    metric: Annotated[str, typer.Option(help="CV metric to optimise.")] = "macro_map",
+    train_subset: Annotated[int | None, typer.Option(
+        help="Tune on this many random training posters, 10 to 10**9 (all, when fewer).")] = None,
+    cv_rounds: Annotated[int | None, typer.Option(
+        help="CV rounds per trial, 1 to 20 (default, or more than the folds: all).")] = None,
+    epochs: Annotated[int | None, typer.Option(
+        help="Max epochs of seed-cnn/finetune (1 to 10000).")] = None,
+    image_size: Annotated[int | None, typer.Option(
+        help="seed-cnn input side, 22 to 1024 (square; the prototype: 200).")] = None,
+    prune: Annotated[bool, typer.Option(help="Prune trials below the median.")] = True,
+    seed: Annotated[int | None, typer.Option(help="Sampler seed, 0 to 2**32 - 1.")] = None,
+    timeout: Annotated[float | None, typer.Option(
+        help="Stop this worker after N seconds (N > 0).")] = None,
+    min_support: Annotated[int | None, typer.Option(
+        help="Genres with fewer training examples are dropped, 1 to 10**9 [default: the config's, "
+        "50].")] = None,
     cache: o.CacheDir = None,
 ) -> None:
     """Search hyperparameters with Optuna: CV on the training part only, resumable, shareable
@@ -68,7 +74,7 @@ def tune(
             cfg = train_config(json.loads(config.read_text()))
         except (OSError, ValueError, UserError) as e:
             raise UserError(f"{config}: not a usable config ({e})") from None
-    given = {"model": model.value if model else None, "min_support": min_support,
+    given = {"model": model, "min_support": min_support,
              "train_subset": train_subset, "cv_rounds": cv_rounds,
              "seed_cnn.image_hw": None if image_size is None else [image_size] * 2}
     # a config file's values stand unless an option is given
@@ -117,12 +123,14 @@ def compare(
     runs: Annotated[list[Path] | None, typer.Argument(help="Run folders.")] = None,
     runs_dir: Annotated[Path | None, typer.Option("--runs", help="A folder of run folders.")
                         ] = None,
-    out: Opt(Path | None, "Folder for leaderboard.md and leaderboard.csv.") = None,
-    split: Opt(Path | None, "Only runs on this split file (default: the split most runs share)."
-               ) = None,
-    throughput: Opt(bool, "Measure predict throughput of bundles that have none recorded."
-                    ) = True,
-    seconds: Opt(float, "Seconds per throughput measurement (above 0, at most 600).") = 2.0,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for leaderboard.md and leaderboard.csv.")] = None,
+    split: Annotated[Path | None, typer.Option(
+        help="Only runs on this split file (default: the split most runs share).")] = None,
+    throughput: Annotated[bool, typer.Option(
+        help="Measure predict throughput of bundles that have none recorded.")] = True,
+    seconds: Annotated[float, typer.Option(
+        help="Seconds per throughput measurement (above 0, at most 600).")] = 2.0,
     as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
 ) -> None:
     """Leaderboard: finished runs on the same split and genres side by side, with the trivial

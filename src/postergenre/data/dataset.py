@@ -10,9 +10,11 @@ normalised, case variants merged and rows of one id united; ``Dataset.notes`` li
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -83,8 +85,8 @@ def _genres(df: pd.DataFrame, path: Path, cols: Columns, id_col: str) -> tuple[l
     if cols.genre_columns:
         for c in cols.genre_columns:
             T.require_column(df, c, path, "--genre-columns")
-        hot = set(T.multi_hot_columns(df[cols.genre_columns], exclude=set()))
-        multi_hot = hot == set(cols.genre_columns)
+        multi_hot = (set(T.multi_hot_columns(df[cols.genre_columns], exclude=set()))
+                     == set(cols.genre_columns))
         kind = "0/1 columns" if multi_hot else "ranked columns"
         return T.genres_from_columns(df, cols.genre_columns, multi_hot), kind
     col = cols.genres
@@ -122,7 +124,7 @@ def _metadata(df: pd.DataFrame, path: Path, cols: Columns) -> dict[str, str]:
 def load_dataset(
     root: str | Path,
     labels: str | Path | None = None,
-    metadata: list[str | Path] | None = None,
+    metadata: Sequence[str | Path] | None = None,
     images: str | Path | None = None,
     columns: Columns | None = None,
     hash_contents: bool = True,
@@ -156,7 +158,7 @@ def load_dataset(
             notes.append(f"{path.name}: skipped (no id column)")
             continue
         ids = [T.normalise_id(v) for v in df[id_col]]
-        info = {"file": str(path), "id_column": id_col}
+        info: dict[str, Any] = {"file": str(path), "id_column": id_col}
         got = _genres(df, path, cols, id_col) if genre_map is None else None
         if got is not None:
             genre_lists, info["genres"] = got

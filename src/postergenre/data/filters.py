@@ -7,6 +7,7 @@ exactly why a film is not in the dataset. Columns are detected unless given.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,30 +93,36 @@ def _column(df: pd.DataFrame, name: str, path: Path, flag: str) -> str:
 
 
 def rating_column(df: pd.DataFrame, path: Path, given: str | None) -> str:
-    if given:
-        return _column(df, given, path, "--rating-column")
-    for name in RATING_CANDIDATES:
-        col = T.find_column(df, (name,))
-        if col is None:
-            continue
-        values = df[col].dropna().astype(str)
-        numeric = pd.to_numeric(values, errors="coerce").notna().mean() if len(values) else 0
-        if numeric < 0.5:  # "rating" holding 7.8 is a score, not a certificate
-            return col
-    raise UserError(f"{path}: no content-rating column found; name it with --rating-column")
+    return _detected(df, path, given, "--rating-column", RATING_CANDIDATES, _certificates,
+                     "content-rating")
 
 
 def year_column(df: pd.DataFrame, path: Path, given: str | None) -> str:
+    return _detected(df, path, given, "--year-column", YEAR_CANDIDATES, _years, "year")
+
+
+def _detected(df: pd.DataFrame, path: Path, given: str | None, flag: str,
+              candidates: Sequence[str], fits: Callable[[pd.Series], bool], what: str) -> str:
+    """The column ``given`` names (through ``flag``), else the first of ``candidates`` whose
+    non-null values ``fits``; a ``UserError`` when there is none."""
     if given:
-        return _column(df, given, path, "--year-column")
-    for name in YEAR_CANDIDATES:
+        return _column(df, given, path, flag)
+    for name in candidates:
         col = T.find_column(df, (name,))
-        if col is None:
-            continue
-        values = df[col].dropna()
-        if len(values) and values.map(year_of).notna().mean() >= 0.5:
+        if col is not None and fits(df[col].dropna()):
             return col
-    raise UserError(f"{path}: no year column found; name it with --year-column")
+    raise UserError(f"{path}: no {what} column found; name it with {flag}")
+
+
+def _certificates(values: pd.Series) -> bool:
+    """Mostly not numbers: a "rating" holding 7.8 is a score, not a certificate."""
+    text = values.astype(str)
+    return bool((pd.to_numeric(text, errors="coerce").notna().mean() if len(text) else 0) < 0.5)
+
+
+def _years(values: pd.Series) -> bool:
+    """Mostly plausible years."""
+    return bool(len(values)) and bool(values.map(year_of).notna().mean() >= 0.5)
 
 
 def apply_filters(

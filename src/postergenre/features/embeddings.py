@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from onnxruntime import InferenceSession
 
 from ..cache import ArrayStore, default_cache_dir
 from .backbones import BackboneSpec, resolve
@@ -61,7 +62,8 @@ def embedding_producer(
     spec = resolve(backbone)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
-    sessions = []  # opened (the graph exported first if need be) only once a poster decodes
+    # opened (the graph exported first if need be) only once a poster decodes
+    sessions: list[InferenceSession] = []
 
     def transform(canvases: list[np.ndarray]) -> np.ndarray:
         if not sessions:
@@ -108,5 +110,5 @@ def embed(
 
 
 @lru_cache(maxsize=4)
-def _session(path: str, threads: int | None):
+def _session(path: str, threads: int | None) -> InferenceSession:
     return open_session(path, threads)

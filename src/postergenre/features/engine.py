@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from ..errors import UserError
 from .producer import Computed, Producer, computed
 
 INSTALL_HINT = "pip install 'postergenre[ray]'"
+Shared = TypeVar("Shared")
+Chunk = TypeVar("Chunk")
+Result = TypeVar("Result")
 
 
 def ray_module():
@@ -66,8 +69,8 @@ class RayEngine:
         yield from self.imap(_compute_chunk, work, first)
         yield from self.imap(_compute_chunk, work, rest)
 
-    def imap(self, fn: Callable[[Any, Sequence], Any], shared: Any,
-             chunks: Sequence[Sequence]) -> Iterator:
+    def imap(self, fn: Callable[[Shared, Chunk], Result], shared: Shared,
+             chunks: Sequence[Chunk]) -> Iterator[Result]:
         """``fn(shared, chunk)`` for each chunk as a Ray task, results in chunk order, with
         at most two tasks per cluster CPU in flight."""
         if not chunks:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .trunk import Trunk
+
 # expansion t, output channels c, repeats n, first stride s (width multiplier 1.0)
 SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1)]
 SETTINGS += [(6, 160, 3, 2), (6, 320, 1, 1)]
@@ -37,7 +39,7 @@ class InvertedResidual(nn.Module):
         return x + self.conv(x) if self.use_residual else self.conv(x)
 
 
-class MobileNetV2(nn.Module):
+class MobileNetV2(Trunk):
     feature_dim = 1280
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.2):

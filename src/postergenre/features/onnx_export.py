@@ -71,7 +71,8 @@ def export_graph(
         torch.onnx.export(
             module,
             tuple(make(2) for make in examples.values()),
-            buf,
+            # torch's signature lists paths only; the TorchScript exporter writes to a file too
+            buf,  # type: ignore[arg-type]
             dynamo=False,
             opset_version=opset,
             input_names=names,

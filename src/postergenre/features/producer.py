@@ -51,6 +51,12 @@ class Producer:
     flush_rows: int = 2048  # rows per shard written during a run
 
 
+class RowSink(Protocol):
+    """Where computed rows go: a producer's ``ArrayStore``, or several stores at once."""
+
+    def put(self, keys: list[str], rows: np.ndarray) -> None: ...
+
+
 class Engine(Protocol):
     """Computes a producer's missing jobs (``(key, item)`` pairs) somewhere else."""
 
@@ -77,11 +83,12 @@ def produce(
     failures: dict[int, str] = {}
     if todo:
         jobs = [(key, items[idx[0]]) for key, idx in todo.items()]
-        if producer.order is not None:
-            jobs.sort(key=lambda job: producer.order(job[1]))
+        order = producer.order
+        if order is not None:
+            jobs.sort(key=lambda job: order(job[1]))
         cached = sum(k is not None and k not in missing for k in keys)
         label = f"{producer.label}: {cached} cached, computing {len(jobs)}"
-        for key, reason in _compute(producer, jobs, label, progress, engine):
+        for key, reason in _compute(producer, jobs, label, progress, engine, store):
             for i in todo[key]:
                 failures[i] = reason
         _compact(store)
@@ -90,22 +97,23 @@ def produce(
 
 
 def _compute(producer: Producer, jobs: list, label: str, progress: bool,
-             engine: Engine | None) -> Iterator:
-    """Compute and store ``jobs``; yields (key, reason) for each item that failed."""
+             engine: Engine | None, sink: RowSink) -> Iterator:
+    """Compute ``jobs`` and put their rows in ``sink``; yields (key, reason) for each item
+    that failed."""
     out_keys: list[str] = []
     out_rows: list[np.ndarray] = []
     results = engine.run(producer, jobs) if engine else computed(producer, jobs)
     for keys, rows, failed in track(results, len(jobs), label, progress,
                                     size=lambda r: len(r[0]) + len(r[2])):
         yield from failed
-        if keys:
+        if keys and rows is not None:  # rows is None only when no key is
             out_keys += keys
             out_rows.append(rows)
         if len(out_keys) >= producer.flush_rows:
-            producer.store.put(out_keys, np.concatenate(out_rows))
+            sink.put(out_keys, np.concatenate(out_rows))
             out_keys, out_rows = [], []
     if out_keys:
-        producer.store.put(out_keys, np.concatenate(out_rows))
+        sink.put(out_keys, np.concatenate(out_rows))
 
 
 class _Stores:
@@ -139,21 +147,21 @@ def _together(producers: list[Producer], keys: list[str | None], paths: Sequence
               progress: bool) -> None:
     valid = [k for k in keys if k is not None]
     lacking = set.intersection(*(set(p.store.missing(valid)) for p in producers))
-    first = {}
+    first: dict[str, PathLike] = {}
     for key, path in zip(keys, paths, strict=True):
         if key in lacking:
             first.setdefault(key, path)
     if not first:
         return
     stores = _Stores(producers)
-    joint = Producer(
-        store=stores, load=producers[0].load,
+    joint = Producer(  # its rows go to ``stores``: each producer's part to its own store
+        store=producers[0].store, load=producers[0].load,
         transform=lambda values: np.concatenate(
             [p.transform(values).reshape(len(values), -1) for p in producers], axis=1),
         label=" + ".join(p.label for p in producers),
         row_shape=(int(stores.widths[-1]),), batch_size=producers[0].batch_size)
     label = f"{joint.label}: computing {len(first)}"
-    for _ in _compute(joint, list(first.items()), label, progress, None):
+    for _ in _compute(joint, list(first.items()), label, progress, None, stores):
         pass
     for p in producers:
         _compact(p.store)
@@ -196,7 +204,7 @@ def file_keys(
     reads); an unreadable file gets ``None`` and a reason in ``failures``."""
     if hashes is not None and len(hashes) != len(paths):
         raise ValueError("paths and hashes differ in length")
-    given = list(hashes) if hashes is not None else [None] * len(paths)
+    given: list[str | None] = list(hashes) if hashes is not None else [None] * len(paths)
     need = [i for i, h in enumerate(given) if h is None]
 
     def one(i: int) -> str | None:

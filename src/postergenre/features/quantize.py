@@ -55,8 +55,8 @@ class Calibration:
         """The calibration posters' canvases (one that does not decode is left out: it is left
         out of training too)."""
         for key, path in zip(self.hashes, self.paths, strict=True):
-            _, canvas, why = load_poster((key, path))
-            if not why:
+            _, canvas, _ = load_poster((key, path))
+            if canvas is not None:
                 yield canvas
 
 
@@ -65,7 +65,7 @@ def calibration_set(paths: Sequence[PathLike], hashes: Sequence[str | None],
     """``n`` distinct poster contents drawn (seed ``CALIBRATION_SEED``) from the given
     training posters, chosen by content so that the order of the table does not matter
     (a ``None`` hash: an unreadable file, never drawn)."""
-    first = {}
+    first: dict[str, str] = {}
     for path, key in zip(paths, hashes, strict=True):
         if key:
             first.setdefault(key, str(path))

@@ -19,7 +19,8 @@ def cpu_count() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def open_session(model: str | os.PathLike | bytes, threads: int | None = None):
+def open_session(model: str | os.PathLike | bytes,
+                 threads: int | None = None) -> ort.InferenceSession:
     """A CPU ``InferenceSession`` with all graph optimisations and ``threads`` intra-op
     threads (default: every available core; no inter-op parallelism, these CNN graphs are
     a chain)."""

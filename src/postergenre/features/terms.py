@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -140,8 +141,8 @@ def fit(c: sp.csr_matrix, y: np.ndarray, genres: list[str], folds: np.ndarray
     return fitted, oof
 
 
-def fit_cached(texts: list[str], labels: list[list[str]], folds: list[str], cache_dir: Path
-               ) -> tuple[Fitted, np.ndarray] | None:
+def fit_cached(texts: list[str], labels: list[list[str]], folds: list[str],
+               cache_dir: str | os.PathLike[str]) -> tuple[Fitted, np.ndarray] | None:
     """``fit`` on training plots (``clean`` texts, genre lists, CV folds), kept in
     ``<cache>/plot-terms`` by the content of all three: a second train fits nothing.
     ``None`` when no genre has ``MIN_POSITIVES`` plots or there is one fold only."""
@@ -179,6 +180,13 @@ def fit_cached(texts: list[str], labels: list[list[str]], folds: list[str], cach
 class TermScores(nn.Module):
     """Term ids (N, U) int64, 0 = padding -> the fitted ridge's genre scores (N, genres);
     the same arithmetic as ``Fitted.scores`` on the terms' counts."""
+
+    # buffers: the fitted ridge's kept buckets, idf, word/character flags, weights
+    column: torch.Tensor
+    idf: torch.Tensor
+    char: torch.Tensor
+    coef: torch.Tensor
+    intercept: torch.Tensor
 
     def __init__(self, fitted: Fitted):
         super().__init__()

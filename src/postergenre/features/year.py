@@ -44,6 +44,8 @@ def encode(years: np.ndarray) -> np.ndarray:
 class YearEncoding(nn.Module):
     """(N, 1) years, 0 = missing -> (N, DIM): decade bumps and a linear term, zeros if missing."""
 
+    centres: torch.Tensor  # buffer: the decades' centres, (1, bumps)
+
     def __init__(self):
         super().__init__()
         self.register_buffer("centres", torch.from_numpy(CENTRES)[None], persistent=False)

@@ -10,7 +10,7 @@ puts behind the modules that make those inputs from a record and exports to ONNX
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
@@ -24,13 +24,18 @@ from .settings import Settings
 from .space import SearchSpace
 
 S = TypeVar("S", bound=Settings)
+T = TypeVar("T")
 
 
 @runtime_checkable
 class Estimator(Protocol):
     inputs: list[str]
-    history: list[dict]
-    best_epoch: int
+
+    @property
+    def history(self) -> list[dict]: ...
+
+    @property
+    def best_epoch(self) -> int: ...
 
     def fit(
         self,
@@ -52,7 +57,8 @@ def macro_ap(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.mean([average_precision_score(y[:, j], p[:, j]) for j in cols]))
 
 
-def fitted(module: nn.Module | None) -> nn.Module:
+def fitted(module: T | None) -> T:
+    """The fitted part of a model (its module, its fallback); ``RuntimeError`` before ``fit``."""
     if module is None:
         raise RuntimeError("fit the model first")
     return module
@@ -73,7 +79,7 @@ class ModelChoice(Generic[S]):
     name: str
     summary: str
     settings: type[S]
-    inputs: Callable[[S], list[InputSpec]]  # the named inputs it reads
+    inputs: Callable[[S], Sequence[InputSpec]]  # the named inputs it reads
     make: Callable[[S, list[str], int], Estimator]  # (settings, input names, seed) -> unfitted
     describe: Callable[[S], dict]  # the bundle's "model" entry
     label: Callable[[S], str]  # one line for leaderboards

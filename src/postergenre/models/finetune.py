@@ -21,9 +21,9 @@ from torch import nn
 from ..features.backbones import BackboneFeatures
 from ..features.inputs import Inputs
 from ..features.specs import Pixels
-from .base import ModelChoice
+from .base import ModelChoice, fitted
 from .heads import HeadClassifier, HeadConfig, HeadModule
-from .loop import as_float_nchw, resolve_device
+from .loop import LogitsModule, as_float_nchw, resolve_device
 from .on_pixels import PixelEstimator
 from .settings import Settings
 from .space import Categorical, Float, Int, SearchSpace, check_ranges
@@ -68,12 +68,13 @@ def trunk_blocks(trunk: nn.Module) -> list[nn.Module]:
             *net._blocks,
             nn.ModuleList([net._conv_head, net._bn1]),
         ]
-    if hasattr(trunk, "features"):  # MobileNetV2
-        return list(trunk.features)
+    features = getattr(trunk, "features", None)
+    if isinstance(features, nn.Sequential):  # MobileNetV2
+        return list(features)
     return list(trunk.children())
 
 
-class FineTuneModel(nn.Module):
+class FineTuneModel(LogitsModule):
     """Canvas pixels -> backbone (resize and normalisation inside) -> head -> logits."""
 
     def __init__(self, backbone: BackboneFeatures, head: HeadModule):
@@ -87,6 +88,8 @@ class FineTuneModel(nn.Module):
 
 class FineTuneClassifier(PixelEstimator):
     """Fine-tunes ``config.backbone`` with a head configured by ``head`` (its loss too)."""
+
+    config: FineTuneConfig
 
     def __init__(
         self,
@@ -115,7 +118,7 @@ class FineTuneClassifier(PixelEstimator):
         val_x = self.pixels(val_inputs) if val_inputs is not None else None
         self._linear_probe(module, x, y, val_x, val_y)
 
-        def train_mode(m: nn.Module) -> None:
+        def train_mode(m: FineTuneModel) -> None:
             m.eval()  # frozen blocks keep ImageNet batch-norm statistics and no drop-connect
             m.head.train()
             for block in trained:
@@ -147,7 +150,7 @@ class FineTuneClassifier(PixelEstimator):
         emb_val = (Inputs.complete(**{name: self._embed(module.backbone, val_x)})
                    if val_x is not None else None)
         probe = HeadClassifier([name], self.head_config).fit(emb, y, emb_val, val_y)
-        module.head.load_state_dict(probe.module.state_dict())
+        module.head.load_state_dict(fitted(probe.module).state_dict())
         self.probe_epochs = probe.best_epoch
 
     @torch.no_grad()

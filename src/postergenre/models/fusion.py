@@ -25,7 +25,7 @@ from ..features.specs import InputSpec, default_input, optional_fields
 from .base import ModelChoice, fitted, macro_ap
 from .dropout import ByteDropout
 from .heads import HeadClassifier, HeadConfig
-from .loop import fit_loop
+from .loop import LogitsModule, fit_loop
 from .settings import PosterSettings, Settings
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
@@ -67,8 +67,14 @@ class FusionConfig:
         return asdict(self)
 
 
-class FusionModule(nn.Module):
+class FusionModule(LogitsModule):
     """``{"x": concatenated inputs, "m": (N, inputs) presence}`` -> logits."""
+
+    # buffers: each column's input, the optional inputs' indices, the training statistics
+    column_input: torch.Tensor
+    optional: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, widths: list[int], optional: list[bool], n_out: int, c: FusionConfig):
         super().__init__()
@@ -161,13 +167,13 @@ class FusionClassifier:
     @torch.no_grad()
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
         if self.poster_only:
-            return self.fallback.predict_proba(inputs)
+            return fitted(self.fallback).predict_proba(inputs)
         module = fitted(self.module).eval()
         x, m = self.arrays(inputs)
         p = torch.cat([torch.sigmoid(module.logits({"x": x[i:i + 4096], "m": m[i:i + 4096]}))
                        for i in range(0, len(x), 4096)]).numpy()
         if self.fallback is not None:
-            bare = ~(m.numpy()[:, np.flatnonzero(self.optional)] > 0).any(axis=1)
+            bare = ~np.any(m.numpy()[:, np.flatnonzero(self.optional)] > 0, axis=1)
             if bare.any():
                 p[bare] = self.fallback.predict_proba(inputs.take(bare))
         return p
@@ -175,7 +181,7 @@ class FusionClassifier:
     def graph_module(self) -> nn.Module:
         fallback = self.fallback.graph_module() if self.fallback is not None else None
         if self.poster_only:
-            return fallback
+            return fitted(fallback)
         return FusionGraph(self.inputs, self.optional, fitted(self.module), fallback)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from ..features.inputs import Inputs
 from .base import ModelChoice, fitted, macro_ap
 from .dropout import ByteDropout
-from .loop import fit_loop, predict_batches
+from .loop import LogitsModule, fit_loop, predict_batches
 from .settings import PosterSettings
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
@@ -51,8 +51,12 @@ class HeadConfig:
         return asdict(self)
 
 
-class HeadModule(nn.Module):
+class HeadModule(LogitsModule):
     """Standardise → (Linear | MLP) → sigmoid. ``logits`` is the trainable path."""
+
+    # buffers: the training inputs' statistics
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, in_dim: int, n_out: int, config: HeadConfig):
         super().__init__()

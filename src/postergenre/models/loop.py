@@ -16,12 +16,23 @@ import copy
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from .losses import multilabel_loss, positive_weights
+
+
+class LogitsModule(nn.Module):
+    """A module ``fit_loop`` trains: ``logits(batch)`` are its (N, genres) scores."""
+
+    def logits(self, batch: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+
+M = TypeVar("M", bound=LogitsModule)
 
 
 @dataclass
@@ -31,9 +42,9 @@ class LoopResult:
 
 
 def fit_loop(
-    module: nn.Module,
+    module: M,
     optimizer: torch.optim.Optimizer,
-    batch: Callable[[np.ndarray], torch.Tensor],
+    batch: Callable[[np.ndarray], Any],
     y: np.ndarray,
     *,
     loss: str,
@@ -44,7 +55,7 @@ def fit_loop(
     cosine: bool = True,
     patience: int = 3,
     validate: Callable[[], float] | None = None,
-    train_mode: Callable[[nn.Module], object] = nn.Module.train,
+    train_mode: Callable[[M], object] = nn.Module.train,
     bf16: bool = False,
 ) -> LoopResult:
     """Train ``module`` in place on rows ``0..len(y)-1``; ``batch(rows)`` gives its input.
@@ -124,8 +135,8 @@ def as_float_nchw(x: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_batches(module: nn.Module, x: np.ndarray, batch: Callable[[np.ndarray], torch.Tensor],
-                    batch_size: int) -> np.ndarray:
+def predict_batches(module: LogitsModule, x: np.ndarray,
+                    batch: Callable[[np.ndarray], torch.Tensor], batch_size: int) -> np.ndarray:
     """sigmoid(module.logits(...)) over ``x`` in batches, as float32 on the CPU."""
     module.eval()
     out = [torch.sigmoid(module.logits(batch(x[i : i + batch_size])))

@@ -8,6 +8,7 @@ around ``loop.fit_loop``.
 from __future__ import annotations
 
 import copy
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -15,23 +16,35 @@ from torch import nn
 
 from ..features.inputs import Inputs
 from .base import fitted, macro_ap
-from .loop import as_float_nchw, fit_loop, predict_batches, resolve_device
+from .loop import LogitsModule, as_float_nchw, fit_loop, predict_batches, resolve_device
+
+
+class Schedule(Protocol):
+    """The training schedule a pixel model's config holds."""
+
+    batch_size: int
+    max_epochs: int
+    patience: int
+    cosine: bool
+    seed: int
 
 
 class PixelEstimator:
     """An estimator reading one input of uint8 (N, H, W, 3) pixels; ``config`` has the
     schedule (batch_size, max_epochs, patience, cosine, seed, device)."""
 
+    config: Schedule  # set by each subclass, to its own config
+
     def __init__(self, pixel_input: str, device: str = "auto"):
         self.inputs = [pixel_input]
-        self.module: nn.Module | None = None
+        self.module: LogitsModule | None = None
         self.history: list[dict] = []
         self.best_epoch: int = 0
         self.device = resolve_device(device)
 
-    def run_loop(self, module: nn.Module, optimizer: torch.optim.Optimizer, batch, y: np.ndarray,
-              val_inputs: Inputs | None, val_y: np.ndarray | None, epochs: int | None,
-              loss: str, train_mode=nn.Module.train):
+    def run_loop(self, module: LogitsModule, optimizer: torch.optim.Optimizer, batch,
+                 y: np.ndarray, val_inputs: Inputs | None, val_y: np.ndarray | None,
+                 epochs: int | None, loss: str, train_mode=nn.Module.train):
         """Run ``fit_loop`` on ``module`` with the config's schedule; early stopping on the
         validation data when given."""
         c = self.config
@@ -60,7 +73,7 @@ class PixelEstimator:
 class OneInput(nn.Module):
     """``{name: tensor}`` -> sigmoid(net.logits(tensor))."""
 
-    def __init__(self, name: str, net: nn.Module):
+    def __init__(self, name: str, net: LogitsModule):
         super().__init__()
         self.name, self.net = name, net
 

@@ -28,7 +28,7 @@ from torch import nn
 from ..features.inputs import Inputs
 from ..features.specs import Pixels
 from .base import ModelChoice
-from .loop import as_float_nchw, resolve_device
+from .loop import LogitsModule, as_float_nchw, resolve_device
 from .on_pixels import PixelEstimator
 from .settings import Settings
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
@@ -82,7 +82,7 @@ class SeedCNNConfig:
         return asdict(self)
 
 
-class SeedCNN(nn.Module):
+class SeedCNN(LogitsModule):
     """Pixels (N, 3, *image_hw) float in [0, 255] -> genre logits (N, n_out)."""
 
     def __init__(
@@ -121,7 +121,8 @@ class SeedCNN(nn.Module):
         for m in self.net:
             if isinstance(m, nn.Conv2d | nn.Linear):  # Keras: glorot_uniform, zeros
                 nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x / 255.0)
@@ -129,6 +130,8 @@ class SeedCNN(nn.Module):
 
 class SeedCNNClassifier(PixelEstimator):
     """``SeedCNN`` on the poster's pixels at ``image_hw``, trained by ``fit_loop``."""
+
+    config: SeedCNNConfig
 
     def __init__(self, pixel_input: str, config: SeedCNNConfig | None = None):
         self.config = config or SeedCNNConfig()
@@ -139,7 +142,8 @@ class SeedCNNClassifier(PixelEstimator):
         c = self.config
         torch.manual_seed(c.seed)
         module = SeedCNN(y.shape[1], c.activation, c.image_hw, c.conv_dropout, c.dense_dropout)
-        module = module.to(self.device, memory_format=torch.channels_last)  # faster on CPU
+        # faster on CPU; torch's stubs omit Module.to's memory_format (it is in the docs)
+        module = module.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.module = module
         x = self.pixels(inputs)
         return self.run_loop(module, self.optimizer(module),

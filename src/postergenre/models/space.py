@@ -70,9 +70,10 @@ class SearchSpace:
 
     def grid(self) -> dict[str, list]:
         """``{path: choices}`` for ``optuna.samplers.GridSampler`` (grid spaces only)."""
-        if not self.is_grid:
+        grid = {k: list(p.choices) for k, p in self.params.items() if isinstance(p, Categorical)}
+        if len(grid) < len(self.params):
             raise ValueError(f"space {self.name!r} has ranges; it is not a grid")
-        return {k: list(p.choices) for k, p in self.params.items()}
+        return grid
 
     def grid_points(self) -> list[dict]:
         grid = self.grid()

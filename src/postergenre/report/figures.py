@@ -12,6 +12,7 @@ import base64
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from matplotlib import colormaps
@@ -25,9 +26,16 @@ DPI = 80
 THUMB_W, THUMB_H = 64, 94  # a 182x268 poster at about a third
 OTHER = "#9e9e9e"  # genres the model does not predict, and anything that is no genre
 NEUTRAL = "#37474f"  # lines and bars that belong to no genre (folds, years, all genres)
-_PALETTE = ([to_hex(c) for i, c in enumerate(colormaps["tab10"].colors) if i != 7]  # no grey
-            + [to_hex(c) for c in colormaps["Dark2"].colors]
-            + [to_hex(colormaps["tab20b"].colors[i]) for i in (0, 4, 8, 12, 16, 2, 6, 10, 14, 18)])
+
+
+def _hues(name: str, indices: Sequence[int] | None = None) -> list[str]:
+    """The colours of a qualitative colormap (those at ``indices``, else all), as hex."""
+    cmap = colormaps[name]
+    return [to_hex(cmap(i)) for i in (range(cmap.N) if indices is None else indices)]
+
+
+_PALETTE = ([h for i, h in enumerate(_hues("tab10")) if i != 7]  # no grey
+            + _hues("Dark2") + _hues("tab20b", (0, 4, 8, 12, 16, 2, 6, 10, 14, 18)))
 
 
 def genre_colours(genres: Sequence[str]) -> dict[str, str]:
@@ -38,7 +46,9 @@ def genre_colours(genres: Sequence[str]) -> dict[str, str]:
             for i, g in enumerate(genres)}
 
 
-def figure(width: float, height: float, layout: str | None = "constrained") -> Figure:
+def figure(width: float, height: float,
+           layout: Literal["constrained", "compressed", "tight"] | None = "constrained"
+           ) -> Figure:
     fig = Figure(figsize=(width, height), layout=layout)
     FigureCanvasAgg(fig)
     return fig

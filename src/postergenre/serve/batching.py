@@ -14,7 +14,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
@@ -41,7 +41,7 @@ class _Job:
 class Batcher:
     """Named graphs (``runners``) run on ``workers`` threads in batches of ``batch_size``."""
 
-    def __init__(self, runners: dict[str, Runner], batch_size: int = 8, workers: int = 1,
+    def __init__(self, runners: Mapping[str, Runner], batch_size: int = 8, workers: int = 1,
                  max_queue: int = 256):
         self.runners, self.batch_size, self.max_queue = runners, batch_size, max_queue
         self._jobs: deque[_Job] = deque()
@@ -88,7 +88,8 @@ class Batcher:
                 self._cond.wait()
             if not self._jobs:
                 return None
-            taken, n = [], 0
+            taken: list[_Job] = []
+            n = 0
             for job in list(self._jobs):
                 if n >= self.batch_size:
                     break

@@ -72,4 +72,7 @@ def poster(name: str, data: bytes, fields: dict[str, Any], inputs: list[dict],
 
 def canvas(name: str, data: bytes, limits: Limits) -> np.ndarray:
     """The poster canvas of one upload (for the comparable-films index)."""
-    return FIELDS["poster"].prepare(image(name, data, limits))
+    row = FIELDS["poster"].prepare(image(name, data, limits))
+    if row is None:  # ``prepare`` gives None only for an absent value
+        raise ApiError(422, "no poster in the upload", file=name)
+    return row

@@ -1,11 +1,12 @@
 """Training a model on a dataset: the ``train`` job and its parts.
 
-config  ``TrainConfig``, validated where it is received
-inputs  the named inputs and labels of a split's movies (``load_inputs``)
-cv      cross-validation on the training part and the final model
-record  what a run folder's metrics.json and history.json hold, typed and validated
-run     the run folder, written whole or not at all
-job     ``train``: all of it, then the bundle
+config      ``TrainConfig``, validated where it is received
+inputs      the named inputs and labels of a split's movies (``load_inputs``)
+cv          cross-validation on the training part and the final model
+record      what a run folder's metrics.json and history.json hold, typed and validated
+typed_json  frozen dataclasses read from and written to JSON by their type hints, validated
+run         the run folder, written whole or not at all
+job         ``train``: all of it, then the bundle
 
 The names below are imported on first use, so that readers of a run folder (``compare``,
 ``report``: ``training.record``, ``training.run``) do not load torch and the models.

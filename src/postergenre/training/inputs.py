@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ class ModelData:
     failures: dict[str, str]  # file -> why its movie was left out
     notes: list[str] = field(default_factory=list)  # how many movies have each optional input
     specs: list[InputSpec] = field(default_factory=list)  # the inputs made, in the model's order
-    fitted: dict[str, object] = field(default_factory=dict)  # input name -> its fitted state
+    fitted: dict[str, Any] = field(default_factory=dict)  # input name -> its fitted state
 
 
 def split_rows(ds: Dataset, split: Split, config: TrainConfig) -> pd.DataFrame:

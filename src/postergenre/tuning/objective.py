@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -84,7 +84,7 @@ def input_key(config) -> str:
     return json.dumps([names, config.train_subset, config.seed])
 
 
-def direction(metric: str) -> str:
+def direction(metric: str) -> Literal["minimize", "maximize"]:
     return "minimize" if metric in LOWER_IS_BETTER else "maximize"
 
 

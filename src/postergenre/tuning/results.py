@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,7 @@ def _plots(study, folder: Path) -> None:
     from optuna.visualization import matplotlib as ovm
 
     folder.mkdir(parents=True, exist_ok=True)
-    plots = {
+    plots: dict[str, Callable[[Any], Any]] = {  # study -> axes
         "history.png": ovm.plot_optimization_history,
         "importances.png": ovm.plot_param_importances,
         "intermediate.png": ovm.plot_intermediate_values,

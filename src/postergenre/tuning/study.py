@@ -95,6 +95,7 @@ def tune(
     del ds, split  # from here on, only the training part exists
     vocab = training_vocabulary(ds_train, base.min_support)
 
+    sampler: optuna.samplers.BaseSampler
     if space.is_grid:
         sampler = optuna.samplers.GridSampler(space.grid(), seed=seed)
     else:

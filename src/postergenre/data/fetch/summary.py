@@ -50,11 +50,13 @@ class Tally:
     # id → (URL cell, failure, attempts)
 
     def record(self, o: Outcome, urls: dict[str, str]) -> None:
-        for id_, path in zip(o.job.ids, o.files, strict=False):
-            self.present[id_] = manifest_row(id_, path, urls[id_], o.sha256, o.size)
-            self.downloaded += 1
-        for id_ in o.job.ids if o.failure else []:
-            self.failures[id_] = (urls[id_], o.failure, o.attempts)
+        if o.failure is not None:
+            for id_ in o.job.ids:
+                self.failures[id_] = (urls[id_], o.failure, o.attempts)
+        elif o.sha256 is not None and o.size is not None:  # a download: files, hash, size
+            for id_, path in zip(o.job.ids, o.files, strict=False):
+                self.present[id_] = manifest_row(id_, path, urls[id_], o.sha256, o.size)
+                self.downloaded += 1
 
 
 def write_reports(

@@ -1,91 +1,21 @@
-"""``postergenre compare``: the leaderboard of runs that can be compared.
-
-Reads each finished run folder's record (``training.record``: ``metrics.json``, validated
-whole) and lists model, settings, genre count, every headline metric as CV mean ± std and
-test, the training time and the bundle's predict throughput (measured here with bare
-onnxruntime on random inputs for every input the bundle declares) next to the
-no-information baselines.
-
-Only runs whose numbers compare are ranked; the others are listed under "Not listed" with
-the reason: unfinished (no ``COMPLETE`` marker, which training writes last), unreadable or
-invalid (the file and the key: no number of such a record is ranked or printed), made on
-another split (their test posters differ) or trained on another genre vocabulary (their
-macro metrics average over other genres).
-"""
+"""Which run folders make the leaderboard: found, read through their records, refused with
+the reason, measured, and set beside the no-information baselines (``compare``)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .errors import UserError
-from .evaluation.metrics import HEADLINE
-from .training.record import METRICS_FILE, RunRecord, read_record
-from .training.run import COMPLETE, is_complete
+from ..errors import UserError
+from ..training.record import METRICS_FILE, RunRecord, read_record
+from ..training.run import COMPLETE, is_complete
+from .table import METRICS, Leaderboard
 
-# (key, label, higher is better): the headline metrics, per-poster counts aside
-METRICS = tuple(m for m in HEADLINE if m.key != "label_cardinality_pred")
 MAX_MEASURE_S = 600.0  # a throughput measurement's longest allowed duration
-
-
-@dataclass
-class Leaderboard:
-    table: pd.DataFrame  # one row per run or baseline, raw numbers
-    split_fingerprint: str | None
-    refused: dict[str, str] = field(default_factory=dict)  # run -> why it is not listed
-    notes: list[str] = field(default_factory=list)
-    genres: tuple[str, ...] | None = None  # the genres every listed run predicts (sorted)
-    records: dict[str, RunRecord] = field(default_factory=dict)  # listed run's path -> record
-
-    def to_csv(self) -> str:
-        return self.table.to_csv(index=False)
-
-    def display_rows(self) -> tuple[list[str], list[list[str]]]:
-        """Header and formatted rows: metrics as 'CV mean ± std' and 'test' columns."""
-        header = ["run", "model", "settings", "train posters", "genres", "device"]
-        for _, label, _ in METRICS:
-            header += [f"{label} CV", f"{label} test"]
-        header += ["train time", "predict posters/s"]
-        rows = []
-        for r in self.table.to_dict("records"):
-            row = [
-                str(r["run"]),
-                str(r["model"]),
-                str(r["settings"]),
-                _int(r.get("n_train")),
-                _int(r.get("n_genres")),
-                _text(r.get("device")),
-            ]
-            for key, _, _ in METRICS:
-                row += [_pm(r.get(f"cv_{key}"), r.get(f"cv_{key}_std")), _num(r.get(f"test_{key}"))]
-            row += [_secs(r.get("train_s")), _int(r.get("predict_per_s"))]
-            rows.append(row)
-        return header, rows
-
-    def to_markdown(self) -> str:
-        header, rows = self.display_rows()
-        lines = [
-            "| " + " | ".join(header) + " |",
-            "|" + "|".join(["---"] * 3 + ["---:"] * (len(header) - 3)) + "|",
-        ]
-        lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
-        text = "\n".join(lines) + "\n"
-        if self.split_fingerprint:
-            same = f", predicting the same {len(self.genres)} genres" if self.genres else ""
-            text = (
-                f"All runs on split {self.split_fingerprint}{same}; sorted by test macro mAP.\n\n"
-                + text
-            )
-        for run, why in self.refused.items():
-            text += f"\nNot listed: {run}: {why}"
-        for note in self.notes:
-            text += f"\n{note}"
-        return text + ("\n" if self.refused or self.notes else "")
 
 
 def find_runs(paths: list[Path]) -> list[Path]:
@@ -154,10 +84,10 @@ def measure_throughput(
     """Bare onnxruntime posters/s of the run's bundle, fed random graph inputs for every
     input the bundle declares (a poster's canvas, a title's token ids, a year, ...); None
     without a bundle, ``UserError`` for a broken one."""
-    from .bundle import load_bundle
-    from .bundle.format import META_FILE
-    from .features.runtime import rate
-    from .features.specs import get_field
+    from ..bundle import load_bundle
+    from ..bundle.format import META_FILE
+    from ..features.runtime import rate
+    from ..features.specs import get_field
 
     if not (run / "model" / META_FILE).is_file():
         return None
@@ -189,8 +119,9 @@ def compare(
         except UserError as e:  # the file and the key, named from the run folder
             refused[str(run)] = str(e).removeprefix(f"{run}/")
     if not rows:
-        run, why = next(iter(refused.items()))
-        raise UserError(f"no finished, readable run in {len(refused)} run folders ({run}: {why})")
+        first, why = next(iter(refused.items()))
+        raise UserError(
+            f"no finished, readable run in {len(refused)} run folders ({first}: {why})")
     if split_fingerprint is None:
         split_fingerprint = _majority(r["split"] for r in rows if r["split"])
     rows = _keep(rows, refused, "split", split_fingerprint, _other_split)
@@ -275,27 +206,3 @@ def _baselines(rows: list[dict]) -> list[dict]:
             b[f"test_{key}"] = getattr(m, key)
         out.append(b)
     return out
-
-
-def _text(v) -> str:
-    return "–" if v is None or v != v else str(v)
-
-
-def _num(v) -> str:
-    return "–" if v is None or v != v else f"{float(v):.3f}"
-
-
-def _pm(mean, std) -> str:
-    if mean is None or mean != mean:
-        return "–"
-    return f"{mean:.3f}" if std is None or std != std else f"{mean:.3f} ± {std:.3f}"
-
-
-def _int(v) -> str:
-    return "–" if v is None or v != v else f"{float(v):,.0f}"
-
-
-def _secs(v) -> str:
-    if v is None or v != v:
-        return "–"
-    return f"{v:.0f} s" if v < 120 else f"{v / 60:.1f} min"
