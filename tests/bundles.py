@@ -17,6 +17,7 @@ from torch import nn
 
 from postergenre.bundle.graph import OUTPUT, BundleGraph
 from postergenre.bundle.io import write_bundle
+from postergenre.evaluation.rules import DecisionRules
 from postergenre.evaluation.thresholds import DecisionRule
 from postergenre.features.onnx_export import canvas_example, export_graph
 from postergenre.features.specs import InputSpec, Pixels
@@ -60,12 +61,13 @@ def export_toy_graph(path: Path, n_genres: int = len(GENRES)) -> Path:
 
 def build_bundle(out: Path, rule: DecisionRule | None = None,
                  genres: list[str] | None = None, info: dict | None = None) -> Path:
-    """A real format-2 bundle at ``out`` (a fresh folder); the graph file is made beside it.
+    """A real format-3 bundle at ``out`` (a fresh folder); the graph file is made beside it.
     ``info``: more of ``bundle.json`` (``data``: the dataset and split it was trained on)."""
     genres = list(genres or GENRES)
     rule = rule or DecisionRule(np.full(len(genres), 0.5, np.float32), None, True)
     graph_file = export_toy_graph(out.parent / f"{out.name}-graph.onnx", len(genres))
-    write_bundle(out, graph_file, genres, rule, [declaration([Pixels(PIXELS_HW)])],
+    write_bundle(out, graph_file, genres, DecisionRules.uncalibrated(rule, len(genres)),
+                 [declaration([Pixels(PIXELS_HW)])],
                  info={"model": {"name": "mean-colour toy"}, **(info or {})})
     graph_file.unlink()
     return out

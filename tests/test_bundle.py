@@ -1,4 +1,4 @@
-"""Bundle format 2: a real (toy) bundle round-trips, and every refusal of ``load_bundle`` is a
+"""Bundle format 3: a real (toy) bundle round-trips, and every refusal of ``load_bundle`` is a
 one-line ``UserError`` naming the file and field, decided before any file is read."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from postergenre.bundle import load_bundle
 from postergenre.bundle.format import DocumentError, check_document, safe_relative
 from postergenre.bundle.io import GENRES_KEY
 from postergenre.errors import UserError
+from postergenre.evaluation.rules import DecisionRules
 from postergenre.evaluation.thresholds import DecisionRule
 from postergenre.features.specs import Pixels
 from postergenre.features.specs.poster import POSTER
@@ -81,7 +82,7 @@ def test_round_trip_keeps_genres_rule_and_inputs(built):
     assert b.thresholds.tolist() == b.rule.thresholds.tolist()
     assert b.inputs == [declaration([Pixels(PIXELS_HW)])]
     doc = read_doc(built)
-    assert doc["format"] == 2 and doc["kind"] == "postergenre-bundle"
+    assert doc["format"] == 3 and doc["kind"] == "postergenre-bundle"
     assert doc["model"] == {"name": "mean-colour toy"}
     assert set(doc["files"]) == {"model.onnx"}
     assert sorted(p.name for p in built.iterdir()) == ["bundle.json", "model.onnx"]
@@ -112,7 +113,7 @@ def test_format_1_is_refused_with_a_retrain_hint(bundle):
     assert "postergenre train" in msg
 
 
-@pytest.mark.parametrize("fmt", [3, 0, "2", 2.5, None])
+@pytest.mark.parametrize("fmt", [4, 2, 0, "3", 2.5, None])
 def test_unknown_format_is_refused(bundle, fmt):
     edit(bundle, lambda d: d.update(format=fmt))
     refused(bundle, str(bundle / "bundle.json"), f"format {fmt!r}")
@@ -148,7 +149,8 @@ def test_unknown_input_field_is_refused(bundle, no_file_read):
 def test_more_genres_than_the_graph_gives_is_refused(bundle):
     def change(d):
         d["genres"].append("Western")
-        d["decision"]["thresholds"].append(0.5)
+        d["decision"]["sets"][0]["rule"]["thresholds"].append(0.5)
+        d["decision"]["sets"][0]["calibration"]["params"].append([1.0, 0.0])
 
     edit(bundle, change)
     refused(bundle, str(bundle / "model.onnx"), "4 probabilities")
@@ -157,7 +159,8 @@ def test_more_genres_than_the_graph_gives_is_refused(bundle):
 def test_fewer_genres_than_the_graph_gives_is_refused(bundle):
     def change(d):
         d["genres"].pop()
-        d["decision"]["thresholds"].pop()
+        d["decision"]["sets"][0]["rule"]["thresholds"].pop()
+        d["decision"]["sets"][0]["calibration"]["params"].pop()
 
     edit(bundle, change)
     refused(bundle, str(bundle / "model.onnx"), "2 probabilities")
@@ -186,7 +189,7 @@ def test_graph_that_does_not_name_its_genres_is_refused_with_a_retrain_hint(bund
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0, 0.0, 1, 1.0, -0.2, 1.5])
 def test_bad_threshold_is_refused(bundle, bad, no_file_read):
     def change(d):
-        d["decision"]["thresholds"][1] = bad
+        d["decision"]["sets"][0]["rule"]["thresholds"][1] = bad
 
     edit(bundle, change)
     refused(bundle, str(bundle / "bundle.json"), "decision.thresholds")
@@ -195,14 +198,14 @@ def test_bad_threshold_is_refused(bundle, bad, no_file_read):
 @pytest.mark.parametrize("bad", [True, "0.5", None, [0.5]])
 def test_threshold_that_is_not_a_number_is_refused(bundle, bad, no_file_read):
     def change(d):
-        d["decision"]["thresholds"][0] = bad
+        d["decision"]["sets"][0]["rule"]["thresholds"][0] = bad
 
     edit(bundle, change)
     refused(bundle, "decision.thresholds")
 
 
 def test_threshold_count_must_match_genres(bundle, no_file_read):
-    edit(bundle, lambda d: d["decision"]["thresholds"].append(0.5))
+    edit(bundle, lambda d: d["decision"]["sets"][0]["rule"]["thresholds"].append(0.5))
     refused(bundle, "decision.thresholds", "3 numbers")
 
 
@@ -257,7 +260,7 @@ def test_malformed_file_entry_is_refused(bundle, field, value, no_file_read):
     (("graphs", "model", "file"), {"a": 1}),
     (("graphs", "model", "inputs"), [["poster"]]),
     (("inputs", 0, "name"), ["poster"]),
-    (("decision", "thresholds", 0), 10**400),  # a 401-digit JSON integer
+    (("decision", "sets", 0, "rule", "thresholds", 0), 10**400),  # a 401-digit JSON integer
     (("decision",), None),
     (("graphs",), []),
     (("files",), ["model.onnx"]),
@@ -388,10 +391,12 @@ def test_bundle_json_at_the_limit_is_read(bundle):
 
 VALID = {
     "kind": "postergenre-bundle",
-    "format": 2,
+    "format": 3,
     "genres": ["Horror", "Drama", "Comedy"],
-    "decision": {"type": "per-genre-thresholds+cap", "thresholds": [0.3, 0.5, 0.7],
-                 "max_genres": 2, "at_least_one": True},
+    "decision": {"type": "calibrated-per-input-set", "optional": [], "sets": [
+        {"inputs": [], "calibration": {"method": "platt", "params": [[1.0, 0.0]] * 3},
+         "rule": {"type": "per-genre-thresholds+cap", "thresholds": [0.3, 0.5, 0.7],
+                  "max_genres": 2, "at_least_one": True}, "fitted_on": 0, "source": None}]},
     "inputs": [declaration([Pixels(PIXELS_HW)])],
     "graphs": {"model": {"file": "model.onnx", "inputs": ["poster"], "output": "probabilities"}},
     "files": {"model.onnx": {"sha256": "0" * 64, "bytes": 1549}},
@@ -436,7 +441,7 @@ def _mutate(doc, data) -> None:
 
 
 def test_the_valid_document_is_valid():
-    rule = check_document(copy.deepcopy(VALID))
+    rule = check_document(copy.deepcopy(VALID)).full.rule
     assert rule.max_genres == 2 and rule.thresholds.tolist() == pytest.approx([0.3, 0.5, 0.7])
 
 
@@ -452,7 +457,7 @@ def test_check_document_refuses_or_accepts_never_crashes(data, rounds):
         assert "\n" not in str(e)
         return
     # accepted: whatever it returns is fit to decide with
-    assert isinstance(rule, DecisionRule)
+    assert isinstance(rule, DecisionRules)
     genres = doc["genres"]
     assert rule.thresholds.shape == (len(genres),)
     assert np.all((rule.thresholds > 0) & (rule.thresholds < 1))

@@ -17,6 +17,7 @@ from postergenre.bundle.io import write_bundle
 from postergenre.cli import main
 from postergenre.compare import compare, measure_throughput
 from postergenre.errors import UserError
+from postergenre.evaluation.rules import DecisionRules
 from postergenre.evaluation.thresholds import DecisionRule
 from postergenre.features.onnx_export import export_graph
 from postergenre.features.specs import FIELDS
@@ -161,7 +162,7 @@ class PosterTitleYear(nn.Module):
 
 
 def fused_bundle(out, genres: list[str]):
-    """A real format-2 bundle whose graph takes three declared inputs, as a fused model's does
+    """A real format-3 bundle whose graph takes three declared inputs, as a fused model's does
     (the default model's graph takes poster, title, year and plot)."""
     fields = ["poster", "title", "year"]
     graph_file = export_graph(PosterTitleYear(len(genres)), out.parent / "fused.onnx",
@@ -170,7 +171,9 @@ def fused_bundle(out, genres: list[str]):
     declared = [{"name": f, "type": FIELDS[f].type, "required": f == "poster",
                  "preprocessing": {**FIELDS[f].preprocessing, "inputs": {}}} for f in fields]
     rule = DecisionRule(np.full(len(genres), 0.5, np.float32), None, True)
-    write_bundle(out, graph_file, genres, rule, declared, info={"model": {"name": "toy"}})
+    optional = [d["name"] for d in declared if not d["required"]]
+    write_bundle(out, graph_file, genres, DecisionRules.uncalibrated(rule, len(genres), optional),
+                 declared, info={"model": {"name": "toy"}})
     graph_file.unlink()
     return out
 

@@ -37,13 +37,16 @@ class Prediction:
     genres: list[str]  # the decided genres, highest first
     error: str | None = None
     inputs: list[str] | None = None  # the record fields the prediction used
+    thresholds: dict[str, float] | None = None  # the rule of those inputs: genre -> cut-off
+    rule: list[str] | None = None  # the optional inputs whose calibration and rule answered
 
     def to_json(self, digits: int | None = 4) -> dict:
-        probs = self.probabilities
-        if probs is not None and digits is not None:
-            probs = {g: round(p, digits) for g, p in probs.items()}
+        probs, cut = self.probabilities, self.thresholds
+        if digits is not None:
+            probs = None if probs is None else {g: round(p, digits) for g, p in probs.items()}
+            cut = None if cut is None else {g: round(t, digits) for g, t in cut.items()}
         d = {"file": self.source, "probabilities": probs, "genres": self.genres,
-             "inputs": self.inputs}
+             "inputs": self.inputs, "thresholds": cut, "rule": self.rule}
         if self.error:
             d["error"] = self.error
         return d
@@ -150,8 +153,8 @@ def _ahead(pool: ThreadPoolExecutor, records: Iterable[dict], inputs: list[dict]
 def _run(bundle: Bundle, pending: list[tuple[str, Prepared | str]]) -> Iterator[Prediction]:
     good = [item for _, item in pending if not isinstance(item, str)]
     if good:
-        probs = bundle.run(feeds([g.rows for g in good]))
-        decided = bundle.rule.apply(probs)
+        probs, decided = bundle.answer(bundle.run(feeds([g.rows for g in good])),
+                                       [g.used for g in good])
     k = 0
     for label, item in pending:
         if isinstance(item, str):
@@ -159,5 +162,8 @@ def _run(bundle: Bundle, pending: list[tuple[str, Prepared | str]]) -> Iterator[
             continue
         answer = ranked(bundle.genres, probs[k], decided[k])
         k += 1
+        rule = bundle.rules.for_inputs(item.used)
         yield Prediction(label, {g: p for g, p, _ in answer}, [g for g, _, d in answer if d],
-                         inputs=item.used)
+                         inputs=item.used, rule=list(rule.inputs),
+                         thresholds=dict(zip(bundle.genres, map(float, rule.rule.thresholds),
+                                             strict=True)))

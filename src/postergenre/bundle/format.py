@@ -2,7 +2,8 @@
 
     kind, format   "postergenre-bundle", 2
     genres         the output columns, unique non-empty names
-    decision       the typed decision rule (per-genre thresholds in (0, 1), cap, floor)
+    decision       per set of optional inputs: a calibration and a decision rule
+                   (per-genre thresholds in (0, 1), cap, floor) (``evaluation.rules``)
     inputs         record fields the model takes: name, type, required, preprocessing
     graphs         {"model": {"file", "inputs", "output"}}: which file runs, on which fields
     files          {relative path: {"sha256", "bytes"}} for every file the bundle holds
@@ -18,12 +19,12 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from ..evaluation.thresholds import DecisionRule
+from ..evaluation.rules import DecisionRules
 from ..features.canvas import CANVAS_HW
 from ..features.specs import FIELDS
 
 KIND = "postergenre-bundle"
-FORMAT = 2
+FORMAT = 3
 META_FILE = "bundle.json"
 GRAPH = "model"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -33,12 +34,12 @@ class DocumentError(ValueError):
     """``bundle.json`` is not a valid format-2 document; the message names the field."""
 
 
-def check_document(doc: object) -> DecisionRule:
-    """Validate a whole format-2 document; returns its decision rule."""
+def check_document(doc: object) -> DecisionRules:
+    """Validate a whole format-3 document; returns its decision rules."""
     if not isinstance(doc, dict) or doc.get("kind") != KIND:
         raise DocumentError("not a postergenre model bundle")
     if doc.get("format") != FORMAT:
-        hint = ("; retrain it with `postergenre train`" if doc.get("format") == 1
+        hint = ("; retrain it with `postergenre train`" if doc.get("format") in (1, 2)
                 else "; retrain, or upgrade postergenre")
         raise DocumentError(f"bundle format {doc.get('format')!r}, this postergenre reads "
                             f"format {FORMAT}{hint}")
@@ -49,7 +50,7 @@ def check_document(doc: object) -> DecisionRule:
     if len({g.strip().casefold() for g in genres}) != len(genres):
         raise DocumentError("genres must be unique (a duplicated genre would hide another)")
     try:
-        rule = DecisionRule.from_json(doc.get("decision"), len(genres))
+        rule = DecisionRules.from_json(doc.get("decision"), len(genres))
     except ValueError as e:
         raise DocumentError(str(e)) from None
     files = _check_files(doc.get("files"))
@@ -63,6 +64,10 @@ def check_document(doc: object) -> DecisionRule:
             or not set(graph["inputs"]) <= set(names)
             or len(set(graph["inputs"])) != len(graph["inputs"])):
         raise DocumentError(f"graphs.{GRAPH}.inputs must name declared inputs, once each")
+    optional = [i["name"] for i in doc["inputs"] if not i["required"]]
+    if sorted(rule.optional) != sorted(optional):
+        raise DocumentError(f"decision.optional {list(rule.optional)} must be the optional "
+                            f"inputs {optional}")
     return rule
 
 

@@ -24,6 +24,7 @@ import onnxruntime as ort
 
 from ..atomic import write_json
 from ..errors import UserError
+from ..evaluation.rules import DecisionRules
 from ..evaluation.thresholds import DecisionRule
 from ..features.runtime import open_session
 from ..features.specs import FIELDS
@@ -56,7 +57,7 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def write_bundle(out: Path, graph_file: Path, genres: list[str], rule: DecisionRule,
+def write_bundle(out: Path, graph_file: Path, genres: list[str], rules: DecisionRules,
                  inputs: list[dict], info: dict) -> Path:
     """Copy the graph into ``out`` and write a checked ``bundle.json`` describing it.
 
@@ -72,7 +73,7 @@ def write_bundle(out: Path, graph_file: Path, genres: list[str], rule: DecisionR
         "kind": KIND,
         "format": FORMAT,
         "genres": list(genres),
-        "decision": rule.to_json(),
+        "decision": rules.to_json(),
         "inputs": inputs,
         "graphs": {GRAPH: {"file": MODEL_FILE, "inputs": [i["name"] for i in inputs],
                            "output": OUTPUT}},
@@ -110,7 +111,7 @@ def _graph_genres(session: ort.InferenceSession) -> list | None:
 class Bundle:
     path: Path
     meta: dict
-    rule: DecisionRule
+    rules: DecisionRules  # a calibration and decision rule per set of optional inputs
     session: ort.InferenceSession
 
     @property
@@ -118,8 +119,18 @@ class Bundle:
         return self.meta["genres"]
 
     @property
+    def rule(self) -> DecisionRule:
+        """The decision rule of a record that gives every input the model reads."""
+        return self.rules.full.rule
+
+    @property
     def thresholds(self) -> np.ndarray:
         return self.rule.thresholds
+
+    def answer(self, raw: np.ndarray, given: list[list[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated probabilities and decisions for the graph's ``raw`` scores, row ``i``
+        by the rule of the fields ``given[i]`` (the inputs its record gave)."""
+        return self.rules.apply(raw, given)
 
     @property
     def inputs(self) -> list[dict]:

@@ -30,6 +30,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from .calibration import brier, ece
+
 
 class Headline(NamedTuple):
     key: str  # a key of compute_metrics()
@@ -133,6 +135,8 @@ def compute_metrics(
         "macro_recall": avg("macro", recall_score),
         "hamming_loss": float(hamming_loss(y_true, y_pred)),
         "subset_accuracy": float(accuracy_score(y_true, y_pred)),
+        "ece": ece(y_true, y_prob),
+        "brier": brier(y_true, y_prob),
         "label_cardinality_true": float(y_true.sum(axis=1).mean()),
         "label_cardinality_pred": float(y_pred.sum(axis=1).mean()),
         "ap_skipped_genres": [g for g, v in zip(genres, ap, strict=True) if v is None],

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 import numpy as np
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
@@ -46,7 +46,8 @@ from .schemas import (
 
 STATIC = Path(__file__).parent / "static"
 log = logging.getLogger("postergenre.serve")
-ERRORS = {code: {"model": ErrorBody} for code in (413, 415, 422, 503)}
+ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody}
+                                            for code in (413, 415, 422, 503)}
 
 
 class Service:
@@ -148,7 +149,10 @@ def _routes(app: FastAPI, service: Service) -> None:
     headline = Headline.of_bundle(bundle.meta, Path(bundle.path) / "bundle.json")
     metrics = {} if headline is None else headline.to_json()
     Details = Annotated[dict, Depends(details_dependency(limits.max_text))]
-    Genre = Literal[tuple(genres)]
+    if TYPE_CHECKING:  # a str, statically; FastAPI checks it is one of the model's genres
+        Genre: TypeAlias = str
+    else:
+        Genre = Literal[tuple(genres)]
     Image = Annotated[UploadFile, File(description="A poster: JPEG, PNG, WebP, GIF, BMP or TIFF.")]
 
     @app.get("/", include_in_schema=False)
@@ -192,16 +196,19 @@ def _routes(app: FastAPI, service: Service) -> None:
         """Genres of each poster: every genre ranked with its probability, the decided set
         and the inputs used. The film's details apply to every poster of the request."""
         posters = await service.posters(files, details)
-        probs = await service.run("model", [p.prepared.rows for p in posters])
-        decided = bundle.rule.apply(probs)
+        raw = await service.run("model", [p.prepared.rows for p in posters])
+        probs, decided = bundle.answer(raw, [p.prepared.used for p in posters])
         out = []
         for p, row, dec in zip(posters, probs, decided, strict=True):
             answer = ranked(genres, row, dec)
+            rule = bundle.rules.for_inputs(p.prepared.used)
+            cut = dict(zip(genres, map(float, rule.rule.thresholds), strict=True))
             out.append({"file": p.file,
-                        "genres": [{"genre": g, "probability": round(prob, 4), "decided": d}
-                                   for g, prob, d in answer],
+                        "genres": [{"genre": g, "probability": round(prob, 4), "decided": d,
+                                    "threshold": round(cut[g], 4)} for g, prob, d in answer],
                         "decided": [g for g, _, d in answer if d],
-                        "inputs": {"used": p.prepared.used, "ignored": p.prepared.ignored}})
+                        "inputs": {"used": p.prepared.used, "ignored": p.prepared.ignored,
+                                   "rule": list(rule.inputs)}})
         return {"model": service.model_id, "posters": out}
 
     @app.post("/v1/explain", response_model=ExplainResponse, responses=ERRORS, tags=["model"])
@@ -222,8 +229,9 @@ def _routes(app: FastAPI, service: Service) -> None:
         prepared = poster.prepared.rows
         canvas = prepared["poster"]
         copies = explain.occluded(canvas, rows, cols)
-        probs = await service.run("model", [prepared] + [{**prepared, "poster": c}
-                                                         for c in copies])
+        raw = await service.run("model", [prepared] + [{**prepared, "poster": c}
+                                                       for c in copies])
+        probs, _ = bundle.answer(raw, [poster.prepared.used] * len(raw))
         g = genres.index(genre)
         grid = explain.sensitivity(probs[0, g], probs[1:, g], rows, cols)
         png = await service.in_pool(explain.overlay, canvas, grid)

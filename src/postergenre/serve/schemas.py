@@ -11,13 +11,19 @@ def _example(example: dict) -> ConfigDict:
 
 class GenreScore(BaseModel):
     genre: str
-    probability: float = Field(ge=0, le=1)
+    probability: float = Field(ge=0, le=1, description="Calibrated: of posters given this "
+                               "probability with the same inputs, about this share have it.")
     decided: bool = Field(description="Whether the decision rule gives this poster the genre.")
+    threshold: float = Field(ge=0, le=1, description="The genre's cut-off for these inputs: "
+                             "decided at or above it, unless the cap on genres per poster "
+                             "keeps more probable ones.")
 
 
 class InputsUsed(BaseModel):
     used: list[str] = Field(description="Record fields the model read for this poster.")
     ignored: list[str] = Field(description="Fields sent that this model does not take.")
+    rule: list[str] = Field(description="The optional inputs whose calibration and decision "
+                            "rule answered (those used, besides the poster).")
 
 
 class PosterResult(BaseModel):
@@ -28,9 +34,12 @@ class PosterResult(BaseModel):
 
 
 PREDICTION = {"file": "variant-a.jpg",
-              "genres": [{"genre": "Horror", "probability": 0.81, "decided": True},
-                         {"genre": "Thriller", "probability": 0.44, "decided": False}],
-              "decided": ["Horror"], "inputs": {"used": ["poster"], "ignored": ["title"]}}
+              "genres": [{"genre": "Horror", "probability": 0.81, "decided": True,
+                          "threshold": 0.35},
+                         {"genre": "Thriller", "probability": 0.44, "decided": False,
+                          "threshold": 0.47}],
+              "decided": ["Horror"], "inputs": {"used": ["poster"], "ignored": ["title"],
+                                                "rule": []}}
 
 
 class PredictResponse(BaseModel):

@@ -2,20 +2,28 @@
 
 One fused model serves any subset of its optional inputs (a missing input is a masked row),
 so the ablation needs no retraining: each row withholds inputs from every test movie (their
-masks set to absent) and scores the rest with the run's decision rule, on the whole test
-part and split by whether the movie has a plot.
+masks set to absent) and scores the rest with the run's calibration and decision rule for the
+inputs each movie is left with, on the whole test part and split by whether the movie has a
+plot. The same withholding makes the out-of-fold predictions those rules are fitted on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 
 from ..evaluation import DecisionRule, compute_metrics
+from ..evaluation.rules import DecisionRules, SetPredictions, input_sets
 from ..features.inputs import Inputs
 from ..features.specs import InputSpec
 from ..models.base import Estimator
 
 KEYS = ("macro_map", "macro_f1", "micro_f1")
+CALIBRATION_KEYS = ("ece", "brier")
+# (scores, the inputs they were made from) -> (probabilities, decisions)
+Decide = Callable[[np.ndarray, Inputs], tuple[np.ndarray, np.ndarray]]
 
 
 def subsets(optional: list[str]) -> list[tuple[str, ...]]:
@@ -38,12 +46,17 @@ def withhold(inputs: Inputs, sources: list[InputSpec], keep: tuple[str, ...]) ->
     return Inputs(inputs.arrays, masks)
 
 
-def ablation(model: Estimator, inputs: Inputs, y: np.ndarray, rule: DecisionRule,
+def ablation(model: Estimator, inputs: Inputs, y: np.ndarray, rules: DecisionRules,
              genres: list[str], sources: list[InputSpec], has_plot: np.ndarray) -> dict | None:
-    """``{inputs label: {"all"|"with plot"|"without plot": {metric: value, "n": movies}}}``,
-    or ``None`` when the model has no optional input."""
+    """``{inputs label: {"all"|"with plot"|"without plot": {metric: value, "n": movies}}}``
+    (calibrated, with ECE and Brier score), or ``None`` when the model has no optional
+    input."""
     parts = {"all": np.ones(len(y), bool), "with plot": has_plot, "without plot": ~has_plot}
-    return _scored(model, inputs, y, rule, genres, sources, parts)
+
+    def decide(raw: np.ndarray, given: Inputs) -> tuple[np.ndarray, np.ndarray]:
+        return rules.apply(raw, given_fields(given, sources))
+
+    return _scored(model, inputs, y, decide, genres, sources, parts, KEYS + CALIBRATION_KEYS)
 
 
 def cv_ablation(models: list[Estimator], rules: list[DecisionRule], inputs: Inputs,
@@ -52,31 +65,70 @@ def cv_ablation(models: list[Estimator], rules: list[DecisionRule], inputs: Inpu
     """The same rows over the CV rounds (round k's model and decision rule on its scored
     fold): ``{inputs label: {metric: {"mean", "std"}}}``, or ``None`` without optional
     inputs."""
-    rounds = [_scored(m, inputs.take(rows), y[rows], rule, genres, sources,
-                      {"all": np.ones(int(rows.sum()), bool)})
+    rounds = [_scored(m, inputs.take(rows), y[rows], partial(_by_rule, rule), genres, sources,
+                      {"all": np.ones(int(rows.sum()), bool)}, KEYS)
               for m, rule, rows in zip(models, rules, scored, strict=True)]
-    if not rounds or rounds[0] is None:
+    tables = [r for r in rounds if r is not None]  # all or none: the rounds share the sources
+    if not tables:
         return None
-    return {label: {k: {"mean": float(np.mean([r[label]["all"][k] for r in rounds])),
-                        "std": float(np.std([r[label]["all"][k] for r in rounds]))}
-                    for k in KEYS} for label in rounds[0]}
+    return {label: {k: {"mean": float(np.mean([r[label]["all"][k] for r in tables])),
+                        "std": float(np.std([r[label]["all"][k] for r in tables]))}
+                    for k in KEYS} for label in tables[0]}
 
 
-def _scored(model: Estimator, inputs: Inputs, y: np.ndarray, rule: DecisionRule,
-            genres: list[str], sources: list[InputSpec], parts: dict[str, np.ndarray]
-            ) -> dict | None:
+def _by_rule(rule: DecisionRule, raw: np.ndarray, given: Inputs
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """One rule on the scores as they are (a CV round's, fitted on its validation fold)."""
+    return raw, rule.apply(raw)
+
+
+def _scored(model: Estimator, inputs: Inputs, y: np.ndarray, decide: Decide,
+            genres: list[str], sources: list[InputSpec], parts: dict[str, np.ndarray],
+            keys: tuple[str, ...]) -> dict | None:
     optional = list(dict.fromkeys(s.field.name for s in sources if not s.required))
     if not optional:
         return None
     required = list(dict.fromkeys(s.field.name for s in sources if s.required))
-    table = {}
+    table: dict[str, dict[str, dict]] = {}  # inputs label -> part -> scores
     for keep in subsets(optional):
-        probs = model.predict_proba(withhold(inputs, sources, keep))
-        pred = rule.apply(probs)
+        given = withhold(inputs, sources, keep)
+        probs, pred = decide(model.predict_proba(given), given)
         label = "+".join([*required, *keep]) or "nothing"
         table[label] = {}
         for part, rows in parts.items():
             if rows.any():
                 m = compute_metrics(y[rows], probs[rows], pred[rows], genres)
-                table[label][part] = {**{k: m[k] for k in KEYS}, "n": int(rows.sum())}
+                table[label][part] = {**{k: m[k] for k in keys}, "n": int(rows.sum())}
     return table
+
+
+def given_fields(inputs: Inputs, sources: list[InputSpec]) -> list[tuple[str, ...]]:
+    """Per row, the optional fields it has (the record fields behind its present inputs)."""
+    optional = [s for s in sources if not s.required and s.name in inputs.masks]
+    if not optional:
+        return [()] * len(inputs)
+    has = np.stack([inputs.masks[s.name] for s in optional], axis=1)
+    return [tuple(dict.fromkeys(s.field.name for s, h in zip(optional, row, strict=True) if h))
+            for row in has]
+
+
+def set_predictions(models: list[Estimator], inputs: Inputs, y: np.ndarray,
+                    scored: list[np.ndarray], sources: list[InputSpec]
+                    ) -> list[SetPredictions]:
+    """Out-of-fold predictions for every set of optional fields: round k's model on its
+    scored fold's movies that have every field of the set, the other fields withheld."""
+    optional = list(dict.fromkeys(s.field.name for s in sources if not s.required))
+    given = given_fields(inputs, sources)
+    out = []
+    for keep in input_sets(optional):
+        ys, probs, folds = [], [], []
+        for k, (model, rows) in enumerate(zip(models, scored, strict=True)):
+            rows = rows & np.array([set(keep) <= set(g) for g in given], bool)
+            if rows.any():
+                probs.append(model.predict_proba(withhold(inputs.take(rows), sources, keep)))
+                ys.append(y[rows])
+                folds.append(np.full(int(rows.sum()), k))
+        if ys:
+            out.append(SetPredictions(keep, np.concatenate(ys), np.concatenate(probs),
+                                      np.concatenate(folds)))
+    return out

@@ -92,6 +92,9 @@ class TrainConfig:
                 model = values.get("model", self.model)
                 raise KeyError(f"{path} does not apply to model {model!r}")
             set_path(d, path, value)
+        if "seed" in values:  # the sections take the run's new seed
+            d = {k: {n: x for n, x in v.items() if n != "seed"} if isinstance(v, dict) else v
+                 for k, v in d.items()}
         return TrainConfig.from_json(d)
 
     @classmethod

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data.splits import TEST
+from ..errors import UserError
 from ..evaluation import DecisionRule, compute_metrics, fit_decision
+from ..evaluation.rules import DecisionRules, fit_rules
 from ..models.base import Estimator
 from ..models.ensemble import FoldEnsemble
 from ..models.registry import get_model
 from ..progress import stderr
+from .ablation import set_predictions
 from .config import TrainConfig
 from .inputs import ModelData
 
@@ -79,9 +82,11 @@ def cross_validate(data: ModelData, config: TrainConfig, genres: list[str],
     return result
 
 
-def final_model(data: ModelData, config: TrainConfig, cv: CVResult) -> tuple[Estimator,
-                                                                              DecisionRule]:
-    """The model to ship and its decision rule (fitted on the out-of-fold predictions)."""
+def final_model(data: ModelData, config: TrainConfig, cv: CVResult
+                ) -> tuple[Estimator, DecisionRules, dict]:
+    """The model to ship, its calibrations and decision rules (one per set of optional
+    inputs, fitted on the out-of-fold predictions made with that set) and how the
+    calibration method was chosen."""
     train_mask = data.parts != TEST
     if config.final_model == "cv-ensemble":
         model: Estimator = FoldEnsemble(cv.models)
@@ -91,6 +96,10 @@ def final_model(data: ModelData, config: TrainConfig, cv: CVResult) -> tuple[Est
         epochs = max(1, int(np.median(cv.best_epochs)))
         model = choice.make(config.settings, names, config.seed)
         model.fit(data.inputs.take(train_mask), data.y[train_mask], epochs=epochs)
-    scored = train_mask & ~np.isnan(cv.oof).any(axis=1)  # all of it unless cv_rounds < folds
-    rule = fit_decision(data.y[scored], cv.oof[scored], at_least_one=config.at_least_one)
-    return model, rule
+    optional = list(dict.fromkeys(s.field.name for s in data.specs if not s.required))
+    predictions = set_predictions(cv.models, data.inputs, data.y, cv.scored, data.specs)
+    try:
+        rules, chosen = fit_rules(optional, predictions, config.at_least_one)
+    except ValueError as e:
+        raise UserError(f"decision rules: {e}") from None
+    return model, rules, chosen

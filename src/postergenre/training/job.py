@@ -24,6 +24,7 @@ from ..data.splits import TEST, load_or_make_split
 from ..data.vocab import build_vocabulary
 from ..errors import UserError
 from ..evaluation import compute_metrics, evaluate_baselines, summarise_folds
+from ..evaluation.rules import DecisionRules
 from ..features.backbones import resolve
 from ..features.embeddings import backbone_graph
 from ..features.ocr import poster_texts
@@ -32,7 +33,7 @@ from ..features.specs import FIELDS, BackboneEmbedding, InputSpec
 from ..features.text import clean
 from ..models.registry import get_model
 from ..predict import predict_records, table_records
-from .ablation import ablation, cv_ablation
+from .ablation import ablation, cv_ablation, given_fields
 from .config import TrainConfig
 from .cv import cross_validate, final_model
 from .inputs import load_inputs
@@ -89,7 +90,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         timings["cross_validation_s"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
-        model, rule = final_model(data, config, cv)
+        model, rules, chosen = final_model(data, config, cv)
         timings["final_fit_s"] = time.perf_counter() - t2
 
         train_mask, test_mask = data.parts != TEST, data.parts == TEST
@@ -107,7 +108,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
                      "split_fingerprint": split.digest(),
                      "n_train": int(train_mask.sum()), "n_test": int(test_mask.sum())},
         }
-        bundle = write_bundle(stage / "model", graph_file, genres, rule, declared, info)
+        bundle = write_bundle(stage / "model", graph_file, genres, rules, declared, info)
         graph_file.unlink()
         first = next((s for s in sources if isinstance(s, BackboneEmbedding)), None)
         if first is not None:  # comparable films for the web app, from the model's own input
@@ -127,14 +128,15 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         # predict run) must give the same probabilities for a sample of those movies
         t4 = time.perf_counter()
         test_rows = ds.frame.set_index("id").loc[np.array(data.ids)[test_mask]].reset_index()
-        probs = model.predict_proba(data.inputs.take(test_mask)).astype(np.float32)
+        test_inputs = data.inputs.take(test_mask)
+        probs, pred = rules.apply(model.predict_proba(test_inputs).astype(np.float32),
+                                  given_fields(test_inputs, sources))
         _check_bundle(bundle, test_rows, probs, genres, cache_dir, config.seed)
-        pred = rule.apply(probs)
         test_metrics = compute_metrics(data.y[test_mask], probs, pred, genres)
         has_plot = np.array([bool(clean(v)) for v in test_rows["plot"]]) if "plot" in \
             test_rows else np.zeros(len(test_rows), bool)
-        by_inputs = ablation(model, data.inputs.take(test_mask), data.y[test_mask], rule,
-                             genres, sources, has_plot)
+        by_inputs = ablation(model, test_inputs, data.y[test_mask], rules, genres, sources,
+                             has_plot)
         timings["test_s"] = time.perf_counter() - t4
         timings["total_s"] = time.perf_counter() - t0
 
@@ -156,7 +158,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
                      "n_train": int(train_mask.sum()), "n_test": int(test_mask.sum())},
             "cv": {"folds": cv.fold_metrics, "summary": cv_summary,
                    "best_epochs": cv.best_epochs, "final": _final_text(config, cv)},
-            "decision": {**rule.to_json(), "fitted_on": "out-of-fold CV predictions"},
+            "decision": _decision(rules, chosen),
             "test": test_metrics,
             "baselines": evaluate_baselines(data.y[train_mask], data.y[test_mask], genres),
             "ablation": by_inputs,
@@ -178,6 +180,18 @@ def _declare(field: str, specs: list[InputSpec], fitted: dict) -> dict:
     return {"name": field, "type": spec.type, "required": any(s.required for s in specs),
             "preprocessing": {**spec.preprocessing,
                               "inputs": {s.name: s.describe(fitted[s.name]) for s in specs}}}
+
+
+def _decision(rules: DecisionRules, chosen: dict) -> dict:
+    """The run record's decision: the rule of a record with every input, the calibration
+    method and how it was chosen, and every input set's rule."""
+    return {**rules.full.rule.to_json(),
+            "fitted_on": "out-of-fold CV predictions, per set of inputs given",
+            "calibration": chosen["method"], "methods": chosen["methods"] or None,
+            "sets": [{"inputs": list(s.inputs), "thresholds": s.rule.to_json()["thresholds"],
+                      "max_genres": s.rule.max_genres, "fitted_on": s.fitted_on,
+                      "source": None if s.source is None else list(s.source)}
+                     for s in rules.sets]}
 
 
 def _final_text(config: TrainConfig, cv) -> str:
@@ -213,4 +227,5 @@ def _bundle_probabilities(bundle_dir: Path, rows, genres: list[str], cache_dir: 
     failed = [p for p in preds if p.error]
     if failed:
         raise UserError(f"{failed[0].source}: {failed[0].error} (it decoded during training)")
-    return np.array([[p.probabilities[g] for g in genres] for p in preds], dtype=np.float32)
+    scored = [p.probabilities for p in preds if p.probabilities is not None]  # every one
+    return np.array([[probs[g] for g in genres] for probs in scored], dtype=np.float32)

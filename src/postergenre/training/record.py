@@ -19,58 +19,19 @@ The layout is the one ``train`` has always written; ``versions`` may be absent (
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
-import types
-import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
-
-import numpy as np
+from typing import Any
 
 from ..errors import UserError
 from ..evaluation.metrics import HEADLINE_KEYS
+from .typed_json import Invalid, Typed
 
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 CONFIG_FILE = "config.json"
-
-
-class _Invalid(Exception):
-    """A value that is not what the record says: ``key`` and what is wrong with it."""
-
-    def __init__(self, key: str, problem: str):
-        super().__init__(f"{key or 'the document'} {problem}")
-
-
-class Typed:
-    """A frozen dataclass read from and written to JSON by its type hints."""
-
-    @classmethod
-    def from_json(cls, doc: Any, source: str | Path = "") -> Self:
-        """The record in ``doc``, validated whole; ``UserError`` naming ``source`` and the
-        first bad key."""
-        try:
-            record = _parse(cls, doc, "")
-            record.check()
-        except _Invalid as e:
-            raise UserError(f"{source}: {e}" if source else str(e)) from None
-        return record
-
-    def to_json(self) -> dict:
-        return _dump(self)
-
-    def check(self) -> None:
-        """Rules across fields (``_Invalid``); the types are checked before."""
-
-    def at(self, *path: str | int) -> Any:
-        """The value at a JSON path (``"test", "per_genre", "Drama", "ap"``) of the record."""
-        value: Any = self
-        for key in path:
-            value = getattr(value, key) if isinstance(value, Typed) else value[key]
-        return value
 
 
 @dataclass(frozen=True)
@@ -124,6 +85,8 @@ class Scores(Typed):
     ap_skipped_genres: list[str]
     roc_auc_skipped_genres: list[str]
     per_genre: dict[str, GenreScores]
+    ece: float | None = field(default=None, kw_only=True)  # 10 equal-width bins
+    brier: float | None = field(default=None, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -190,12 +153,28 @@ class Data(Typed):
 
 
 @dataclass(frozen=True)
+class DecisionSet(Typed):
+    """One set of given optional fields: its rule and what it was fitted on."""
+
+    inputs: list[str]
+    thresholds: list[float]
+    max_genres: int | None
+    fitted_on: int  # training movies; 0: it took the rule of ``source``
+    source: list[str] | None
+
+
+@dataclass(frozen=True)
 class Decision(Typed):
+    """The rule of a record with every input (``thresholds``, ...); ``sets``: every set's."""
+
     type: str
     thresholds: list[float]  # one per genre
     max_genres: int | None
     at_least_one: bool
     fitted_on: str
+    calibration: str | None = None  # the method, chosen on out-of-fold predictions
+    methods: dict[str, dict[str, float]] | None = None  # method -> cross-fitted ece, brier
+    sets: list[DecisionSet] | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +183,8 @@ class AblationPart(Typed):
     macro_f1: float
     micro_f1: float
     n: int
+    ece: float | None = None
+    brier: float | None = None
 
 
 @dataclass(frozen=True)
@@ -227,14 +208,14 @@ class RunRecord(Typed):
     def check(self) -> None:
         genres = self.data.genres
         if len(set(genres)) != len(genres):
-            raise _Invalid("data.genres", "names a genre twice")
+            raise Invalid("data.genres", "names a genre twice")
         n = len(self.decision.thresholds)
         if n != len(genres):
-            raise _Invalid("decision.thresholds",
+            raise Invalid("decision.thresholds",
                            f"must hold one number per genre ({len(genres)}), not {n}")
         missing = [g for g in genres if g not in self.test.per_genre]
         if missing:
-            raise _Invalid("test.per_genre", f"has no entry for genre {missing[0]!r}")
+            raise Invalid("test.per_genre", f"has no entry for genre {missing[0]!r}")
 
     def headline(self) -> Headline:
         """The headline figures, as the bundle carries them."""
@@ -297,89 +278,3 @@ def _read(path: Path) -> Any:
     except (OSError, ValueError, RecursionError) as e:
         raise UserError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
 
-
-# --- reading and writing by type hints ----------------------------------------------------
-
-
-def _parse(tp: Any, value: Any, key: str) -> Any:
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if isinstance(value, np.generic):  # a record made in memory may hold numpy scalars
-        value = value.item()
-    if isinstance(tp, type) and issubclass(tp, Typed):
-        return _parse_record(tp, value, key)
-    if origin in (typing.Union, types.UnionType):  # X | None
-        if value is None:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _parse(inner, value, key)
-    if origin is list:
-        if not isinstance(value, list):
-            raise _Invalid(key, f"must be a list, not {_shown(value)}")
-        return [_parse(args[0], v, f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise _Invalid(key, f"must be an object, not {_shown(value)}")
-        return {k: _parse(args[1], v, _join(key, k)) for k, v in value.items()}
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(
-                value):
-            raise _Invalid(key, f"must be a finite number, not {_shown(value)}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _Invalid(key, f"must be a whole number, not {_shown(value)}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise _Invalid(key, f"must be a string, not {_shown(value)}")
-        return value
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise _Invalid(key, f"must be true or false, not {_shown(value)}")
-        return value
-    if tp is Any:
-        return value
-    raise TypeError(f"the run record has no reader for {tp!r}")
-
-
-def _parse_record(cls: type[Typed], value: Any, key: str) -> Typed:
-    if not isinstance(value, dict):
-        raise _Invalid(key, f"must be an object, not {_shown(value)}")
-    hints = typing.get_type_hints(cls)
-    fields = dataclasses.fields(cls)
-    unknown = [k for k in value if k not in hints]
-    if unknown:
-        raise _Invalid(_join(key, unknown[0]), "is an unknown key")
-    got = {}
-    for f in fields:
-        if f.name in value:
-            got[f.name] = _parse(hints[f.name], value[f.name], _join(key, f.name))
-        elif f.default is dataclasses.MISSING:
-            raise _Invalid(_join(key, f.name), "is missing")
-    return cls(**got)
-
-
-def _dump(value: Any) -> Any:
-    if isinstance(value, Typed):
-        return {f.name: _dump(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.default is dataclasses.MISSING or getattr(value, f.name) != f.default}
-    if isinstance(value, list):
-        return [_dump(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _dump(v) for k, v in value.items()}
-    return value
-
-
-def _join(key: str, name: str) -> str:
-    return f"{key}.{name}" if key else str(name)
-
-
-def _shown(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return json.dumps(value)
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

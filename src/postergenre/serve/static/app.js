@@ -134,6 +134,11 @@ function column(variant, place) {
   const poster = node.querySelector(".poster");
   poster.src = variant.url;
   poster.alt = `Poster ${r.file}`;
+  const used = node.querySelector(".used");
+  if (used) {
+    used.textContent = `Read: ${r.inputs.used.join(", ")}` +
+      (r.inputs.ignored.length ? ` · ignored: ${r.inputs.ignored.join(", ")}` : "");
+  }
   const decided = node.querySelector(".decided");
   decided.append("Decided: ");
   r.decided.forEach((g, i) => {
@@ -162,16 +167,19 @@ function bar(variant, g) {
   const li = document.createElement("li");
   const button = document.createElement("button");
   const pct = Math.round(g.probability * 100);
+  const cut = Math.round(g.threshold * 100);
   button.type = "button";
   button.className = "bar" + (g.decided ? " is-decided" : "");
   button.dataset.key = `bar-${variant.id}-${g.genre}`;
   button.setAttribute("aria-pressed", String(variant.heat?.genre === g.genre));
-  button.setAttribute("aria-label", `${g.genre} ${pct}%${g.decided ? ", decided" : ""}. ` +
-    `Show where the poster says ${g.genre}`);
+  button.setAttribute("aria-label", `${g.genre} ${pct}%${g.decided ? ", decided" : ""}, ` +
+    `threshold ${cut}%. Show where the poster says ${g.genre}`);
+  button.title = `${g.genre}: ${pct}% chance; decided from ${cut}%`;
   button.innerHTML = `<span class="genre"></span><span class="track"><span class="fill"></span>` +
-    `</span><span class="pct"></span>`;
+    `<span class="cut"></span></span><span class="pct"></span>`;
   button.querySelector(".genre").textContent = g.genre;
   button.querySelector(".fill").style.width = `${Math.max(pct, 1)}%`;
+  button.querySelector(".cut").style.left = `${cut}%`;
   button.querySelector(".pct").textContent = `${pct}%`;
   button.addEventListener("click", () => explain(variant, g.genre));
   li.append(button);
