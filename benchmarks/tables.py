@@ -106,7 +106,8 @@ def headline(runs: list[str]) -> str:
 
     def row(model: str, run: str, test: Scores) -> dict:
         return {"model": model, "run": run,
-                **{f"test {LABELS[key]}": metric(getattr(test, key)) for key in SHOWN}}
+                **{f"test {LABELS[key]}": metric(getattr(test, key)) for key in SHOWN},
+                "test ECE": metric(test.ece)}
 
     rows = [row(r.model.name, f"`{run}`", r.test) for run, r in zip(runs, records, strict=True)]
     for base in records[0].baselines.values():

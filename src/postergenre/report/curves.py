@@ -9,26 +9,13 @@ import math
 import numpy as np
 from sklearn.metrics import precision_recall_curve, roc_curve
 
+from ..evaluation.calibration import BINS
+from ..evaluation.calibration import reliability as calibration
 from . import html as H
 from .figures import NEUTRAL, OTHER, figure, figure_uri, heatmap
 from .load import Run
 
-BINS = 10
 NCOLS = 5
-
-
-def calibration(y: np.ndarray, prob: np.ndarray, bins: int = BINS) -> dict:
-    """Equal-width reliability bins over all (movie, genre) pairs: count, mean probability and
-    share true per bin, and the expected calibration error (the count-weighted mean gap)."""
-    y, prob = np.asarray(y, float).ravel(), np.asarray(prob, float).ravel()
-    which = np.minimum((prob * bins).astype(int), bins - 1)
-    count = np.bincount(which, minlength=bins)
-    with np.errstate(invalid="ignore"):
-        confidence = np.bincount(which, prob, bins) / count
-        observed = np.bincount(which, y, bins) / count
-    gap = np.nan_to_num(np.abs(observed - confidence))
-    return {"count": count, "confidence": confidence, "observed": observed,
-            "ece": float((gap * count).sum() / max(count.sum(), 1))}
 
 
 def curves(run: Run, colours: dict[str, str]) -> str:
@@ -116,7 +103,32 @@ def reliability(run: Run, nums: H.Numbers) -> str:
                  f"Expected calibration error {nums.value('ece.all', cal['ece'])} over "
                  f"{nums.value('ece.pairs', int(cal['count'].sum()), 'd')} (poster, genre) "
                  f"pairs in {BINS} equal-width bins: the average gap between the probability "
-                 "given and how often it was right, weighted by how many pairs fall in the bin.")
+                 "given and how often it was right, weighted by how many pairs fall in the bin."
+                 ) + by_inputs(run, nums)
+
+
+def by_inputs(run: Run, nums: H.Numbers) -> str:
+    """How the calibration was chosen (cross-fitted on out-of-fold predictions) and the
+    test part's ECE and Brier score for each set of inputs given (the ablation's rows)."""
+    decision = run.record.decision
+    parts = []
+    if decision.methods:
+        rows = [[H.esc(m), nums.metric("decision", "methods", m, "ece"),
+                 nums.metric("decision", "methods", m, "brier")] for m in decision.methods]
+        parts.append(H.note(f"Probabilities are calibrated per genre and per set of inputs "
+                            f"given ({H.esc(decision.calibration)}), on out-of-fold CV "
+                            "predictions; each method below was fitted on four folds' "
+                            "predictions and scored on the fifth's ('none': the model's "
+                            "scores as they are).") + H.table(["method", "ECE", "Brier"], rows))
+    recorded = run.record.ablation or {}
+    rows = [[H.esc(what), nums.metric("ablation", what, "all", "ece"),
+             nums.metric("ablation", what, "all", "brier")]
+            for what, result in recorded.items() if result["all"].ece is not None]
+    if rows:
+        parts.append(H.note("On the test part, by the inputs each movie was given (the other "
+                            "inputs withheld), each set answered by its own calibration:")
+                     + H.table(["inputs given", "ECE", "Brier"], rows))
+    return "".join(parts)
 
 
 def confusion(run: Run, colours: dict[str, str]) -> str:
