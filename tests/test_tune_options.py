@@ -87,3 +87,16 @@ def test_compare_numeric_option(tmp_path, capsys, option, value):
     fake_run(tmp_path / "runs" / "a", "head", "abc", 0.3)
     code = main(["compare", "--runs", str(tmp_path / "runs"), option, str(value)])
     check_outcome("compare", option, value, code, capsys.readouterr().err)
+
+
+def test_an_unknown_metric_is_refused_before_any_work(tmp_path, capsys, monkeypatch):
+    """``--metric nope`` used to run a CV round, then fail, and store the bad metric in the
+    study so that the corrected command was refused: now it ends before the data is read."""
+    read = []
+    monkeypatch.setattr("postergenre.data.options.load_dataset",
+                        lambda *a, **k: read.append(a) or None)
+    out = tmp_path / "study"
+    code = main(["tune", str(tmp_path), "--metric", "nope", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--metric 'nope'" in err[0] and "macro_map" in err[0]
+    assert read == [] and not out.exists()

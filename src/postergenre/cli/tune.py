@@ -63,6 +63,7 @@ def tune(
     from ..errors import UserError
     from ..tuning import get_space, train_config
     from ..tuning import tune as run_tune
+    from ..tuning.objective import check_metric
 
     if out is not None and out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder; choose another --out")
@@ -90,6 +91,10 @@ def tune(
     if epochs is not None:  # --epochs beats the epochs a space fixes
         capped = {k: epochs for k in search.fixed if k.endswith(".max_epochs")}
         search = dataclasses.replace(search, fixed={**search.fixed, **capped})
+    try:  # before the dataset is read
+        check_metric(metric)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     ds = dataset.open(data_dir)
     result = run_tune(
         ds,

@@ -73,6 +73,8 @@ SCALAR_KEYS = (
     "macro_recall",
     "hamming_loss",
     "subset_accuracy",
+    "ece",
+    "brier",
     "label_cardinality_true",
     "label_cardinality_pred",
 )

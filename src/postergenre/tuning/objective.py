@@ -24,7 +24,7 @@ from ..data.splits import TEST, Split
 from ..data.vocab import Vocabulary, build_vocabulary
 from ..errors import UserError
 from ..evaluation import HEADLINE_KEYS, summarise_folds
-from ..evaluation.metrics import LOWER_IS_BETTER
+from ..evaluation.metrics import LOWER_IS_BETTER, SCALAR_KEYS
 from ..models.space import SearchSpace
 from ..progress import stderr
 
@@ -85,7 +85,16 @@ def input_key(config) -> str:
 
 
 def direction(metric: str) -> Literal["minimize", "maximize"]:
-    return "minimize" if metric in LOWER_IS_BETTER else "maximize"
+    return "minimize" if metric in LOWER_IS_BETTER | {"ece", "brier"} else "maximize"
+
+
+def check_metric(metric: str) -> str:
+    """``ValueError`` unless ``metric`` is a CV metric a study can optimise."""
+    choices = [k for k in SCALAR_KEYS if k not in ("n_samples", "n_genres")]
+    if metric not in choices:
+        raise ValueError(f"--metric {metric!r} is not a CV metric; choose one of "
+                         f"{', '.join(choices)}")
+    return metric
 
 
 def pruning_callback(trial, metric: str, t0: float) -> Callable[[int, list[dict]], None]:

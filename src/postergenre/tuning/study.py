@@ -24,7 +24,14 @@ from ..data.dataset import Dataset
 from ..data.splits import load_or_make_split
 from ..errors import UserError
 from ..models.space import SearchSpace
-from .objective import CVObjective, configure, direction, training_part, training_vocabulary
+from .objective import (
+    CVObjective,
+    check_metric,
+    configure,
+    direction,
+    training_part,
+    training_vocabulary,
+)
 from .results import TuneResult, write_report
 from .storage import open_storage, requeue_failed
 
@@ -81,6 +88,10 @@ def tune(
     from optuna.study import MaxTrialsCallback
     from optuna.trial import TrialState
 
+    try:
+        check_metric(metric)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     base = configure(base, space.fixed)
     trials = _check_settings(base, space, trials, seed, timeout)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
