@@ -459,9 +459,11 @@ def test_check_document_refuses_or_accepts_never_crashes(data, rounds):
     # accepted: whatever it returns is fit to decide with
     assert isinstance(rule, DecisionRules)
     genres = doc["genres"]
-    assert rule.thresholds.shape == (len(genres),)
-    assert np.all((rule.thresholds > 0) & (rule.thresholds < 1))
-    assert rule.max_genres is None or (type(rule.max_genres) is int and rule.max_genres >= 1)
+    assert all(s.rule.thresholds.shape == (len(genres),) for s in rule.sets)
+    for s in rule.sets:
+        assert np.all((s.rule.thresholds > 0) & (s.rule.thresholds < 1))
+        assert s.rule.max_genres is None or (type(s.rule.max_genres) is int
+                                             and s.rule.max_genres >= 1)
     assert all(safe_relative(name) for name in doc["files"])
     assert doc["graphs"]["model"]["file"] in doc["files"]
 

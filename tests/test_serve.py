@@ -87,7 +87,8 @@ def test_predict_ranks_genres_of_many_posters(client):
     assert probs == sorted(probs, reverse=True) and {g["genre"] for g in red["genres"]} == set(
         GENRES)
     assert [g["genre"] for g in red["genres"] if g["decided"]] == red["decided"]
-    assert red["inputs"] == {"used": ["poster"], "ignored": ["title", "year"]}
+    assert red["inputs"] == {"used": ["poster"], "ignored": ["title", "year"], "rule": []}
+    assert all(g["threshold"] == 0.5 for g in red["genres"])  # the toy bundle's rule
 
 
 def test_model_health_and_openapi(client):
