@@ -169,8 +169,9 @@ def test_unit_weights_give_the_run_s_own_test_metrics(built):
     run_dir, _, metrics = built
     run = load_run(run_dir)
     values = weighted_metrics(run.y, run.prob, run.pred, np.ones((1, len(run.y)), np.float32))
-    for key in METRIC_KEYS:
-        assert values[key][0] == pytest.approx(metrics["test"][key], abs=1e-9), key
+    for key in METRIC_KEYS:  # ECE and Brier sum the probabilities as the CSV wrote them
+        tolerance = 1e-7 if key in ("ece", "brier") else 1e-9
+        assert values[key][0] == pytest.approx(metrics["test"][key], abs=tolerance), key
     for j, g in enumerate(run.genres):
         for key in PER_GENRE_KEYS:
             assert values[key][0, j] == pytest.approx(metrics["test"]["per_genre"][g][key],

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..evaluation.calibration import BINS
 from ..evaluation.metrics import HEADLINE_KEYS
 
 # every scalar a resample is scored on: the headline metrics, and precision and recall
 METRIC_KEYS = (*HEADLINE_KEYS, "micro_precision", "macro_precision", "micro_recall",
-               "macro_recall")
+               "macro_recall", "ece", "brier")
 PER_GENRE_KEYS = ("ap", "roc_auc", "f1", "precision", "recall")
 _CHUNK = 64  # resamples per micro-AP batch (bounds memory at (chunk, n * genres) floats)
 
@@ -61,6 +62,8 @@ def weighted_metrics(y: np.ndarray, prob: np.ndarray, pred: np.ndarray,
     out["hamming_loss"] = (w @ (y != pred).mean(axis=1)) / total
     out["subset_accuracy"] = (w @ (y == pred).all(axis=1)) / total
     out["label_cardinality_pred"] = (w @ pred.sum(axis=1)) / total
+    out["brier"] = (w @ ((prob - y) ** 2).mean(axis=1)) / total
+    out["ece"] = _weighted_ece(y, prob, w)
     ap = np.full(support.shape, np.nan)
     auc = np.full(support.shape, np.nan)
     for g in range(n_genres):
@@ -129,6 +132,18 @@ def _ranking(y: np.ndarray, score: np.ndarray, w: np.ndarray,
     ap[pos == 0] = np.nan
     auc[(pos == 0) | (neg == 0)] = np.nan
     return ap, auc
+
+
+def _weighted_ece(y: np.ndarray, prob: np.ndarray, w: np.ndarray, bins: int = BINS
+                  ) -> np.ndarray:
+    """``calibration.ece`` for each resample: per movie, its pairs' count, probability and
+    truth summed per bin, then weighted by how often the movie was drawn."""
+    which = np.minimum((prob * bins).astype(int), bins - 1)
+    hot = np.eye(bins)[which]  # (n, G, bins)
+    count, conf, seen = w @ hot.sum(1), w @ (hot * prob[..., None]).sum(1), \
+        w @ (hot * y[..., None]).sum(1)
+    gap = np.abs(conf - seen)  # = |mean prob - share true| * count, per bin
+    return gap.sum(axis=1) / np.maximum(count.sum(axis=1), 1)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

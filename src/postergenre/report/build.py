@@ -33,7 +33,7 @@ def build_report(run_dir: Path, out: Path | None = None, data_dir: Path | None =
     ci = bootstrap_intervals(run.y, run.prob, run.pred, run.genres, n_boot, seed)
     ece = {g: calibration(run.y[:, j], run.prob[:, j])["ece"] for j, g in enumerate(run.genres)}
     frame = labelled(run)
-    diagnostics = ("<h3>Calibration</h3>" + reliability(run, nums)
+    diagnostics = ("<h3>Calibration</h3>" + reliability(run, nums, ci)
                    + "<h3>Which genres are predicted for which</h3>" + confusion(run, colours)
                    + "<h3>Ablation by inputs</h3>" + ablation(run, nums)
                    + "<h3>Training curves</h3>" + training_curves(run, nums))

@@ -77,7 +77,7 @@ def _panels(run: Run, order: list[str], colours: dict[str, str], kind: str) -> s
     return figure_uri(fig)
 
 
-def reliability(run: Run, nums: H.Numbers) -> str:
+def reliability(run: Run, nums: H.Numbers, ci: dict) -> str:
     cal = calibration(run.y, run.prob)
     fig = figure(9, 4.2)
     top, hist = fig.subplots(1, 2, width_ratios=[1.2, 1])
@@ -103,7 +103,10 @@ def reliability(run: Run, nums: H.Numbers) -> str:
                  f"Expected calibration error {nums.value('ece.all', cal['ece'])} over "
                  f"{nums.value('ece.pairs', int(cal['count'].sum()), 'd')} (poster, genre) "
                  f"pairs in {BINS} equal-width bins: the average gap between the probability "
-                 "given and how often it was right, weighted by how many pairs fall in the bin."
+                 "given and how often it was right, weighted by how many pairs fall in the bin "
+                 f"(95% bootstrap interval {nums.interval('ci.ece', ci['metrics']['ece'])}); "
+                 f"Brier score {nums.metric('test', 'brier')} "
+                 f"({nums.interval('ci.brier', ci['metrics']['brier'])})."
                  ) + by_inputs(run, nums)
 
 
