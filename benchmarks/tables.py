@@ -110,9 +110,11 @@ def headline(runs: list[str]) -> str:
                 "test ECE": metric(test.ece)}
 
     rows = [row(r.model.name, f"`{run}`", r.test) for run, r in zip(runs, records, strict=True)]
-    for base in records[0].baselines.values():
-        rows.append(row("baseline: always {" + ", ".join(base.baseline.label_set) + "}", "–",
-                        base))
+    for name, base in records[0].baselines.items():
+        label = ("baseline: always {" + ", ".join(base.baseline.label_set) + "}"
+                 if name == "best_constant" else f"baseline: {name} (scores = training "
+                 "prevalence)")
+        rows.append(row(label, "–", base))
     first = records[0]
     where = f"Test part of split {first.split.fingerprint} ({first.data.n_test:,} movies)"
     note = (f"_{where}; `python benchmarks/tables.py --runs {' '.join(runs)}` "
