@@ -11,14 +11,8 @@ import pytest
 
 from postergenre.errors import UserError
 from postergenre.evaluation.metrics import HEADLINE_KEYS
-from postergenre.training.record import (
-    Headline,
-    History,
-    RunRecord,
-    Stats,
-    read_history,
-    read_record,
-)
+from postergenre.training.history import History, read_history
+from postergenre.training.record import Headline, RunRecord, Stats, read_record
 
 from .records import fake_record
 

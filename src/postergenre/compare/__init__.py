@@ -8,7 +8,8 @@ no-information baselines.
 
 Only runs whose numbers compare are ranked; the others are listed under "Not listed" with
 the reason: unfinished (no ``COMPLETE`` marker, which training writes last), unreadable or
-invalid (the file and the key: no number of such a record is ranked or printed), made on
+invalid (the file and the key: no number of such a record is ranked or printed; a
+``history.json`` or ``predictions_test.csv`` the folder holds is checked too), made on
 another split (their test posters differ) or trained on another genre vocabulary (their
 macro metrics average over other genres).
 

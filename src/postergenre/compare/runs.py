@@ -11,6 +11,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import UserError
+from ..training.history import HISTORY_FILE, read_history
+from ..training.predictions import PREDICTIONS_FILE, read_predictions
 from ..training.record import METRICS_FILE, RunRecord, read_record
 from ..training.run import COMPLETE, is_complete
 from .table import METRICS, Leaderboard
@@ -51,8 +53,13 @@ def settings_of(record: RunRecord) -> str:
 
 def read_run(run: Path) -> dict[str, Any]:
     """A finished run's leaderboard row (raw numbers, its record under ``_record``);
-    ``UserError`` naming the file and key when its record is unreadable or invalid."""
+    ``UserError`` naming the file and key when its record is unreadable or invalid, or when
+    the history or test predictions it holds (as ``report`` reads them) are."""
     record = read_record(run)
+    if (run / HISTORY_FILE).exists():
+        read_history(run)
+    if (run / PREDICTIONS_FILE).exists():
+        read_predictions(run, record)
     cv = record.cv.summary.metrics
     row: dict[str, Any] = {
         "run": run.name,

@@ -66,10 +66,11 @@ def _row(r: dict, board: Leaderboard, out: Path, derived: H.Numbers) -> list[str
         cells = [name, H.esc(r["model"]), H.esc(r["settings"]),
                  nums.metric("data", "n_train", spec="d")]
         for key, _, with_cv in SHOWN:
-            if with_cv:
+            stats = record.cv.summary.metrics.get(key)
+            if with_cv:  # a record may lack a CV figure
                 path = ("cv", "summary", "metrics", key)
-                cv = nums.metric(*path, "mean")
-                if record.at(*path).std is not None:
+                cv = "–" if stats is None else nums.metric(*path, "mean")
+                if stats is not None and stats.std is not None:
                     cv += f" ± {nums.metric(*path, 'std')}"
                 cells.append(f'<span class="num">{cv}</span>')
             cells.append(nums.metric("test", key))

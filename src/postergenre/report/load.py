@@ -2,9 +2,10 @@
 
 The numbers come from the run's record (``training.record``: ``metrics.json`` and
 ``history.json``, validated whole, so a bad value refuses the report with the file and the
-key), the test probabilities (unrounded) and decisions from ``predictions_test.csv``; the
-dataset the run was trained on (named in its record) and its split, when they can still be
-read, give the data section and the posters.
+key), the test probabilities (unrounded) and decisions from ``predictions_test.csv``
+(``training.predictions``: checked against the record); the dataset the run was trained on
+(named in its record) and its split, when they can still be read, give the data section and
+the posters.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..data.dataset import Dataset, load_dataset
 from ..data.splits import Split
 from ..errors import UserError
-from ..training.record import History, RunRecord, read_history, read_record
+from ..training.history import History, read_history
+from ..training.predictions import read_predictions
+from ..training.record import RunRecord, read_record
 from ..training.run import COMPLETE, is_complete
 
 
@@ -65,10 +67,8 @@ def load_run(path: Path, data_dir: Path | None = None) -> Run:
         raise UserError(f"{path}: unfinished run (no {COMPLETE} marker); wait for train to end")
     record, history = read_record(path), read_history(path)
     genres = list(record.data.genres)
-    table = _predictions(path / "predictions_test.csv", genres)
-    run = Run(path, record, history, genres, table["id"].tolist(),
-              _multi_hot(table["true"], genres), table[genres].to_numpy(float),
-              _multi_hot(table["predicted"], genres).astype(bool))
+    test = read_predictions(path, record)
+    run = Run(path, record, history, genres, test.ids, test.y, test.prob, test.pred)
     _attach_data(run, data_dir)
     return run
 
@@ -90,25 +90,3 @@ def _attach_data(run: Run, data_dir: Path | None) -> None:
                 run.notes.append(f"Split file unreadable ({e}).")
     run.notes.append("The run's split file is gone: counts are over the whole dataset.")
 
-
-def _predictions(path: Path, genres: list[str]) -> pd.DataFrame:
-    """``predictions_test.csv`` with its id, true, predicted and one column per genre."""
-    try:
-        table = pd.read_csv(path, dtype={"id": str, "true": str, "predicted": str},
-                            keep_default_na=False)
-    except (OSError, ValueError) as e:
-        raise UserError(f"{path}: unreadable ({e})") from None
-    missing = [c for c in ("id", "true", "predicted", *genres) if c not in table.columns]
-    if missing or table.empty:
-        raise UserError(f"{path}: no test predictions (missing columns {missing})")
-    return table
-
-
-def _multi_hot(cells: pd.Series, genres: list[str]) -> np.ndarray:
-    index = {g: j for j, g in enumerate(genres)}
-    out = np.zeros((len(cells), len(genres)), dtype=np.int8)
-    for i, cell in enumerate(cells):
-        for g in filter(None, str(cell).split("|")):
-            if g in index:
-                out[i, index[g]] = 1
-    return out

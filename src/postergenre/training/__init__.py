@@ -3,8 +3,10 @@
 config      ``TrainConfig``, validated where it is received
 inputs      the named inputs and labels of a split's movies (``load_inputs``)
 cv          cross-validation on the training part and the final model
-record      what a run folder's metrics.json and history.json hold, typed and validated
+record      what a run folder's metrics.json holds, typed and validated
+history     its history.json: the models' per-epoch records, typed and validated
 typed_json  frozen dataclasses read from and written to JSON by their type hints, validated
+predictions the test predictions (predictions_test.csv), checked against the record
 run         the run folder, written whole or not at all
 job         ``train``: all of it, then the bundle
 

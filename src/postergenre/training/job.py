@@ -36,8 +36,9 @@ from ..predict import predict_records, table_records
 from .ablation import ablation, cv_ablation, given_fields
 from .config import TrainConfig
 from .cv import cross_validate, final_model
+from .history import History
 from .inputs import load_inputs
-from .record import History, RunRecord
+from .record import RunRecord
 from .run import check_out, staged, write_results
 
 

@@ -1,8 +1,8 @@
-"""The run record: what a run folder's ``metrics.json`` and ``history.json`` hold, typed.
+"""The run record: what a run folder's ``metrics.json`` holds, typed.
 
-``train`` writes them through ``RunRecord.to_json`` / ``History.to_json``; ``compare``,
-``report``, ``serve`` and the CLI read them through ``read_record`` / ``read_history``, which
-validate the whole document first: an unknown or missing key, a string, NaN or infinity
+``train`` writes it through ``RunRecord.to_json``; ``compare``, ``report``, ``serve`` and the
+CLI read it through ``read_record``, which validates the whole document first (its
+``history.json``: ``training.history``): an unknown or missing key, a string, NaN or infinity
 where a number belongs, or a list where an object belongs is a ``UserError`` naming the file
 and the key (``runs/x/metrics.json: test.macro_map must be a finite number, not 'inf'``).
 So no reader ranks or prints a number that failed validation.
@@ -19,8 +19,6 @@ The layout is the one ``train`` has always written; ``versions`` may be absent (
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,6 @@ from ..evaluation.metrics import HEADLINE_KEYS
 from .typed_json import Invalid, Typed
 
 METRICS_FILE = "metrics.json"
-HISTORY_FILE = "history.json"
 CONFIG_FILE = "config.json"
 
 
@@ -242,39 +239,6 @@ class Headline(Typed):
             raise UserError(f"{source}: metrics.{e}") from None
 
 
-@dataclass(frozen=True)
-class History(Typed):
-    """``history.json``: one record per epoch (``epoch``, losses, validation scores; null
-    for a value that was not a number) of every CV fold model and of the final model."""
-
-    folds: list[list[dict[str, float | None]]]
-    final: list[dict[str, float | None]]
-
-    @classmethod
-    def of(cls, folds: list[list[dict]], final: list[dict]) -> History:
-        """The histories the models kept, a NaN loss or score written as null."""
-        def clean(epochs: list[dict]) -> list[dict]:
-            return [{k: v if v is None or math.isfinite(v) else None for k, v in e.items()}
-                    for e in epochs]
-
-        return cls.from_json({"folds": [clean(f) for f in folds], "final": clean(final)})
-
-
 def read_record(run: Path) -> RunRecord:
     """The run folder's ``metrics.json``, validated (``UserError`` naming file and key)."""
-    return RunRecord.from_json(_read(run / METRICS_FILE), run / METRICS_FILE)
-
-
-def read_history(run: Path) -> History:
-    """The run folder's ``history.json``, validated."""
-    return History.from_json(_read(run / HISTORY_FILE), run / HISTORY_FILE)
-
-
-def _read(path: Path) -> Any:
-    if not path.is_file():
-        raise UserError(f"{path}: missing")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as e:
-        raise UserError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
-
+    return RunRecord.read(run / METRICS_FILE)

@@ -8,19 +8,22 @@ is replaced only once the new one is complete.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..atomic import write_json, write_text
 from ..errors import UserError
 from ..evaluation import render_markdown
-from .record import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, History, RunRecord
+from .history import HISTORY_FILE, History
+from .predictions import PREDICTIONS_FILE, Predictions
+from .record import CONFIG_FILE, METRICS_FILE, RunRecord
 
 COMPLETE = "COMPLETE"  # the marker file: written last, so a run folder without it is unfinished
 
@@ -42,7 +45,9 @@ def check_out(out: Path) -> None:
 
 @contextmanager
 def staged(out: Path) -> Iterator[Path]:
-    """A fresh staging folder beside ``out``; on success it replaces ``out`` (marker last)."""
+    """A fresh staging folder beside ``out``; on success it replaces ``out`` (marker last).
+    Staging folders of ``out`` left by a ``train`` whose process is gone are cleaned first."""
+    clean_leftovers(out)
     stage = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
@@ -56,6 +61,39 @@ def staged(out: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def clean_leftovers(out: Path) -> None:
+    """Remove the staging folders of ``out`` (``.NAME.partial-PID``, a whole bundle each) that
+    a killed ``train`` left, their process gone; a previous run it had set aside
+    (``.NAME.old-PID``) goes back to ``out`` when ``out`` is missing, else is removed. A note
+    on stderr names each."""
+    for kind in ("partial", "old"):
+        for folder in sorted(out.parent.glob(f".{glob.escape(out.name)}.{kind}-*")):
+            pid = folder.name.rsplit("-", 1)[1]
+            if not (pid.isdigit() and folder.is_dir() and _gone(int(pid))):
+                continue
+            if kind == "old" and not out.exists():
+                folder.rename(out)
+                print(f"note: {out}: restored from {folder.name}, set aside by a train that "
+                      f"was killed (process {pid})", file=sys.stderr)
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+                print(f"note: removed {folder}, left by a train that was killed (process "
+                      f"{pid})", file=sys.stderr)
+
+
+def _gone(pid: int) -> bool:
+    """Whether no process ``pid`` runs on this machine (another user's counts as running)."""
+    if pid <= 0 or pid == os.getpid():  # not a process id; this process's own folder
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def write_results(stage: Path, record: RunRecord, history: History, ids: list[str],
@@ -72,12 +110,7 @@ def write_results(stage: Path, record: RunRecord, history: History, ids: list[st
         test, record.cv.summary.to_json(), {k: b.to_json() for k, b in record.baselines.items()},
         title=f"postergenre run {stage.name.split('.partial-')[0].lstrip('.')}"))
 
-    def names(rows: np.ndarray) -> list[str]:
-        return ["|".join(g for g, t in zip(genres, row, strict=True) if t) for row in rows]
-
-    table = pd.DataFrame({"id": ids, "true": names(y), "predicted": names(pred)})
-    table = pd.concat([table, pd.DataFrame(probs, columns=genres)], axis=1)
-    write_text(stage / "predictions_test.csv", table.to_csv(index=False))
+    write_text(stage / PREDICTIONS_FILE, Predictions(ids, y, probs, pred).to_csv(genres))
     plots = stage / "plots"
     plot_ap_vs_baseline(test, plots / "per_genre_ap.png")
     plot_roc_curves(y, probs, genres, plots / "roc_curves.png")

@@ -48,6 +48,17 @@ class Typed:
             raise UserError(f"{source}: {e}" if source else str(e)) from None
         return record
 
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        """The record in the JSON file ``path``, validated whole (``UserError`` naming it)."""
+        if not path.is_file():
+            raise UserError(f"{path}: missing")
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as e:
+            raise UserError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+        return cls.from_json(doc, path)
+
     def to_json(self) -> dict:
         return _dump(self)
 
