@@ -283,7 +283,7 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path, capsys, argv, message):
         ("no matching id", "genres.csv: none of its 2 ids matches an image file name in"),
         ("labels is a folder", "labels.csv: is a folder, not a table file"),
         ("nothing decodes", "{root}: none of the 4 image files decodes (e.g. tt0.png: not an"),
-        ("no images", "{root}: no image files (.bmp"),
+        ("no images", "{root}: no image files (none named as a format"),
     ],
 )
 def test_data_check_user_errors(tmp_path, capsys, case, message):

@@ -248,12 +248,12 @@ def test_out_naming_a_file_is_a_one_line_error(tmp_path, capsys, table):
     existing.write_text("keep me")
     code, _, err = fetch(capsys, table, existing)
     assert code == 2
-    one_line_error(err, f"--out {existing} is a file, not a folder")
+    one_line_error(err, f"{existing}: is a file, not a folder")
     assert existing.read_text() == "keep me"
 
     code, _, err = fetch(capsys, table, existing / "ds")  # a folder below a file
     assert code == 2
-    one_line_error(err, str(existing), "cannot write the dataset", "Not a directory")
+    one_line_error(err, f"{existing / 'ds'}: {existing} is a file, not a folder")
 
 
 def test_filters_that_keep_no_row_make_an_empty_report(tmp_path, capsys):

@@ -75,7 +75,6 @@ class ArrayStore:
             raise ValueError("keys and values differ in length")
         if not keys:
             return
-        self.dir.mkdir(parents=True, exist_ok=True)
         path = self.dir / f"shard-{uuid.uuid4().hex}.npz"
         arr = np.ascontiguousarray(values)
 

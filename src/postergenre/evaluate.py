@@ -38,9 +38,7 @@ def evaluate_bundle(bundle: Bundle, ds: Dataset, split: Split | None = None,
         if split.fingerprint != ds.fingerprint():
             raise UserError(f"{ds.root}: the split was made for another version of this "
                             f"dataset ({split.fingerprint} != {ds.fingerprint()})")
-        if part not in {*split.parts.values()}:
-            raise UserError(f"--part {part!r}: the split has parts "
-                            f"{sorted(set(split.parts.values()))}")
+        split.check_part(part)
         rows = rows[rows["id"].map(split.parts.get) == part]
     problem = mismatch(bundle, ds, split, part)
     if problem and not allow_other_split:

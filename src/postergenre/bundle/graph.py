@@ -11,7 +11,6 @@ and the ready graph is spliced in front of it.
 
 from __future__ import annotations
 
-import tempfile
 from functools import partial
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import onnx
 import torch
 from torch import nn
 
-from ..atomic import write_bytes
+from ..atomic import temp_folder, write_bytes
 from ..features.onnx_export import export_graph
 from ..features.runtime import open_session
 from ..features.specs import FIELDS, InputSpec
@@ -82,7 +81,7 @@ def export_bundle_graph(model: Estimator, specs: list[InputSpec], fitted: dict,
         examples[s.name] = partial(_ready_example, parts[s.name], s)
     graph = BundleGraph(fields_of(traced), traced, fitted, model.graph_module(),
                         [s.name for s in ready])
-    with tempfile.TemporaryDirectory() as tmp:
+    with temp_folder() as tmp:
         head = onnx.load(str(export_graph(graph, Path(tmp) / "head.onnx", examples,
                                           output_names=(OUTPUT,), more_axes=_axes(fields))))
     whole = onnx.ModelProto()

@@ -8,18 +8,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from ..atomic import write_json
+from ..atomic import check_output, write_json
 from ..data.check import check_dataset
 from ..data.options import DatasetOptions
-from ..data.splits import split_dataset
+from ..data.splits import check_settings, split_dataset
 from ..errors import UserError
 from . import options as o
 
 app = typer.Typer(help="Inspect datasets and make splits.", no_args_is_help=True)
-console = Console()
+console = o.Output()
 
 
 @app.command()
@@ -39,8 +38,7 @@ def check(
     start = time.perf_counter()
     if not 1 <= min_support <= 10**9:
         raise UserError(f"--min-support must be from 1 to 10**9, not {min_support}")
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder; choose another --out")
+    check_output(out, "--out")
     ds = dataset.open(data_dir, hash_contents=False)
     report = check_dataset(ds, min_support, progress=not as_json)
     chart = out / "genre_counts.png"
@@ -111,10 +109,10 @@ def split(
     seed: Annotated[int, typer.Option(help="Random seed, 0 to 2**32 - 1.")] = 0,
 ) -> None:
     """Make a deterministic stratified k-fold + test split, duplicates kept together."""
-    if out.is_dir():
-        raise UserError(f"{out}: is a folder; --out names the split file to write")
+    check_output(out, "--out", folder=False)
     if out.exists():  # runs may have used its test part: a new split gets a new name
         raise UserError(f"{out}: exists; a split is not replaced (choose another --out)")
+    check_settings(folds, test, seed)
     ds = dataset.open(data_dir)
     s = split_dataset(ds, folds, test, seed)
     s.save(out)

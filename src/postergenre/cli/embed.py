@@ -61,12 +61,12 @@ def embed(
     """Compute what is missing from the cache for every input the model reads; a later
     `train` with the same --cache reads it instead of running the backbones. Skipped files
     go to stderr; exit code 1 when no poster could be used."""
-    from ..cache import default_cache_dir
     from ..features.producer import produce_files
     from ..models.registry import get_model
     from ..training import TrainConfig
 
     runner = make_engine(engine, address)  # before any work: a missing Ray fails here
+    cache_dir = o.cache_dir(cache)
     cfg = TrainConfig()
     try:
         if config:
@@ -78,7 +78,6 @@ def embed(
     except (OSError, ValueError, TypeError, KeyError) as e:
         raise UserError(f"options: {e}") from None
     files = _poster_files(posters, column)
-    cache_dir = cache or default_cache_dir()
     skipped: dict = {}
     for source in get_model(cfg.model).inputs(cfg.settings):
         if getattr(source, "precision", None) == "int8":

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..errors import UserError
 from . import data
+from . import options as o
 
-console = Console()
+console = o.Output()
 # The options a failure reason's hint is about.
 SEE = {
     "too-large": "--max-mb",

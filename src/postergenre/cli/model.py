@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import click
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from ..data.options import DatasetOptions
@@ -24,7 +23,7 @@ from .embed import AddressOpt, EngineName, EngineOpt, make_engine
 if TYPE_CHECKING:
     from ..training.record import Stats
 
-console = Console()
+console = o.Output()
 # the values a choice option takes (each arrives as the string given)
 MODEL = click.Choice(list(MODULES))
 HEAD_KIND = click.Choice(["mlp", "linear"])
@@ -76,12 +75,15 @@ def train(
 ) -> None:
     """Cross-validate, make the final model, test it once, write the run folder and bundle.
     Values of --config stand unless an option is given here."""
+    from ..atomic import check_output
     from ..training import TrainConfig
     from ..training import train as run_train
     from ..training.run import check_out
 
     check_out(out)  # before any work
-    _not_a_folder(split)
+    check_output(out, "--out")
+    o.split_file(split)
+    cache = o.cache_dir(cache)
     runner = make_engine(engine, address)
     base = TrainConfig()
     if config:
@@ -126,11 +128,6 @@ def _configured(base, values: dict):
     return o.configured(base, values, OPTION)
 
 
-def _not_a_folder(split: Path | None) -> None:
-    if split is not None and split.is_dir():
-        raise UserError(f"{split}: is a folder; --split names a split file")
-
-
 def _f(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
@@ -172,6 +169,8 @@ def predict(
     from ..bundle import load_bundle
     from ..predict import expand_inputs, file_records, predict_files, predict_records
 
+    o.one_of(json=as_json, csv=as_csv, side_by_side=side_by_side)
+    o.one_of(json=as_json, csv=as_csv, rank_by=bool(rank_by))  # a table's order
     runner = make_engine(engine, address)
     bundle = load_bundle(model)
     files = []
@@ -229,15 +228,16 @@ def _print_table(preds: list, genres: list[str], wanted: list[str], top: int,
     if side_by_side:
         table = Table(title="genre probabilities (* = decided)")
         table.add_column("genre")
-        for p in preds:
-            table.add_column(Path(p.source).name, justify="right")
+        for name in o.short_names([p.source for p in preds]):
+            table.add_column(name, justify="right", overflow="fold")
         for g in genres:
             table.add_row(
                 g, *[f"{p.probabilities[g]:.2f}{'*' if g in p.genres else ''}" for p in preds]
             )
     else:
         table = Table()
-        for col in ("poster", "genres", "top probabilities"):
+        table.add_column("poster", overflow="fold")  # a name is never cut
+        for col in ("genres", "top probabilities"):
             table.add_column(col)
         if wanted:
             table.add_column(f"score {'+'.join(wanted)}", justify="right")
@@ -256,7 +256,8 @@ def evaluate(
     data_dir: o.DataDir,
     dataset: DatasetOptions,
     split: Annotated[Path | None, typer.Option(help="Split file, to score one part.")] = None,
-    part: Annotated[str, typer.Option(help="Part of the split to score.")] = "test",
+    part: Annotated[str | None, typer.Option(
+        help="Part of the split to score [default: test].")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for metrics.json/.md.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metrics as JSON.")] = False,
     allow_other_split: Annotated[bool, typer.Option(
@@ -264,19 +265,24 @@ def evaluate(
              "part) anyway, saying how many scored posters it was trained on.")] = False,
 ) -> None:
     """Score a model bundle on a labelled dataset: F1s, mAP, per-genre AP/ROC AUC, ..."""
-    from ..atomic import write_json, write_text
+    from ..atomic import check_output, write_json, write_text
     from ..bundle import load_bundle
     from ..data.splits import Split
     from ..evaluate import evaluate_bundle, summary_line
     from ..evaluation import render_markdown
 
-    if out is not None and out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder; choose another --out")
-    _not_a_folder(split)
+    o.split_file(split, made=False)
+    if out is not None:
+        check_output(out, "--out")
+    if part is not None and split is None:
+        raise UserError("--part needs --split (the split file the part is of)")
+    parts = Split.load(split) if split else None
+    part = part or "test"
+    if parts is not None:
+        parts.check_part(part)  # before the bundle and the dataset are read
     bundle = load_bundle(model)
     ds = dataset.open(data_dir)  # content hashes: the fingerprint the bundle recorded
-    metrics = evaluate_bundle(bundle, ds, Split.load(split) if split else None, part,
-                              allow_other_split=allow_other_split)
+    metrics = evaluate_bundle(bundle, ds, parts, part, allow_other_split=allow_other_split)
     if out:
         write_json(out / "metrics.json", metrics)
         write_text(out / "metrics.md",

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console, ConsoleDimensions
 
+from ..atomic import check_output
 from ..data.dataset import Columns
 from ..data.options import DatasetOptions
 from ..errors import UserError
@@ -24,6 +26,37 @@ MinSupport = Annotated[
 CacheDir = Annotated[
     Path | None, typer.Option("--cache", help="Cache folder (default: ~/.cache/postergenre).")
 ]
+
+UNLIMITED = 100_000  # columns through a pipe or into a file: a row is never cut
+
+
+class Output(Console):
+    """stdout as Rich sees it, except that through a pipe or into a file it has no width
+    limit, so a long file name is printed whole (never cut with '…') and a row stays one
+    line."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        return size if self.is_terminal else ConsoleDimensions(UNLIMITED, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+def short_names(paths: list[str]) -> list[str]:
+    """The fewest trailing parts of each path that tell it from the others (``a/poster.jpg``,
+    ``b/poster.jpg``)."""
+    parts = [Path(p).parts for p in paths]
+    names = []
+    for mine in parts:
+        others = [p for p in parts if p != mine]
+        k = next((k for k in range(1, len(mine)) if all(p[-k:] != mine[-k:] for p in others)),
+                 len(mine))
+        names.append(str(Path(*mine[-k:])) if mine else "")
+    return names
+
 
 _DATASET_OPTIONS = {
     "labels": Annotated[
@@ -48,6 +81,13 @@ _DATASET_OPTIONS = {
                                        "detected); repeat for several.")
     ],
 }
+
+
+def one_of(**given: bool) -> None:
+    """``UserError`` when more than one of these options is given (``--name=given``)."""
+    chosen = [f"--{name.replace('_', '-')}" for name, on in given.items() if on]
+    if len(chosen) > 1:
+        raise UserError(f"{' and '.join(chosen)} cannot go together; give one")
 
 
 def field_columns(given: list[str] | None) -> dict[str, str]:
@@ -86,6 +126,20 @@ def dataset_options(command):
     wrapper.__signature__ = sig.replace(parameters=params)
     return wrapper
 
+
+def split_file(path: Path | None, made: bool = True) -> None:
+    """Refuse, before any work, a ``--split`` naming a folder or, when a missing split is
+    ``made``, one that cannot be written."""
+    if path is not None and (path.is_dir() or (made and not path.exists())):
+        check_output(path, "--split", folder=False)
+
+
+def cache_dir(given: Path | None) -> Path:
+    """The cache folder (``--cache``, else the default), checked before any work."""
+    from ..cache import default_cache_dir
+
+    return check_output(given or default_cache_dir(), "--cache" if given else
+                        "--cache (or $POSTERGENRE_CACHE)")
 
 
 def configured(base, values: dict, options: dict[str, str]):

@@ -33,10 +33,20 @@ def report(
 
     t0 = time.perf_counter()
     if runs is not None and run_dir is None:
+        _check_out(out, runs / "leaderboard.html")
         path = build_leaderboard(runs, out)
     elif run_dir is not None and runs is None:
+        _check_out(out, run_dir / "report.html")
         path = build_report(run_dir, out, data, bootstrap, seed)
     else:
         raise UserError("give a run folder or --runs FOLDER (not both)")
     print(f"report: {path} ({path.stat().st_size / 2**20:.1f} MB, "
           f"{time.perf_counter() - t0:.0f} s)")
+
+
+def _check_out(out: Path | None, default: Path) -> None:
+    """``--out``, else the default in a folder that exists, checked before any work."""
+    from ..atomic import check_output
+
+    if out is not None or default.parent.is_dir():
+        check_output(out or default, "--out", folder=False)

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -16,7 +15,7 @@ from ..data.options import DatasetOptions
 from . import options as o
 from .model import MODEL
 
-console = Console()
+console = o.Output()
 
 
 @o.dataset_options
@@ -60,15 +59,19 @@ def tune(
 ) -> None:
     """Search hyperparameters with Optuna: CV on the training part only, resumable, shareable
     by several workers through --storage; writes trials.csv/.md, plots and best_config.json."""
+    from ..atomic import check_output
     from ..errors import UserError
     from ..tuning import get_space, train_config
     from ..tuning import tune as run_tune
     from ..tuning.objective import check_metric
+    from ..tuning.study import check_settings
 
-    if out is not None and out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder; choose another --out")
-    if split.is_dir():
-        raise UserError(f"{split}: is a folder; --split names a split file")
+    check_output(out or Path("tune"), "--out")
+    o.split_file(split)
+    cache = o.cache_dir(cache)
+    if storage and storage.startswith("sqlite:///"):
+        db = storage.removeprefix("sqlite:///").partition("?")[0]
+        check_output(Path(db), "--storage", folder=False)
     cfg = train_config()
     if config:
         try:
@@ -95,6 +98,7 @@ def tune(
         check_metric(metric)
     except ValueError as e:
         raise UserError(str(e)) from None
+    check_settings(cfg, search, trials, seed, timeout)
     ds = dataset.open(data_dir)
     result = run_tune(
         ds,
@@ -140,7 +144,7 @@ def compare(
 ) -> None:
     """Leaderboard: finished runs on the same split and genres side by side, with the trivial
     baselines; the others are listed as not comparable."""
-    from ..atomic import write_text
+    from ..atomic import check_output, write_text
     from ..compare import compare as run_compare
     from ..data.splits import Split
     from ..errors import UserError
@@ -148,8 +152,8 @@ def compare(
     paths = list(runs or []) + ([runs_dir] if runs_dir else [])
     if not paths:
         raise UserError("give run folders or --runs FOLDER")
-    if out is not None and out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder; choose another --out")
+    if out is not None:
+        check_output(out, "--out")
     fingerprint = Split.load(split).fingerprint if split else None  # a folder: one line
     board = run_compare(paths, fingerprint, measure=throughput, seconds=seconds)
     if out:
@@ -177,7 +181,8 @@ def compare(
     genres = f", {len(board.genres)} genres" if board.genres else ""
     table = Table(title=f"leaderboard (split {board.split_fingerprint}{genres})")
     for i in keep:
-        table.add_column(header[i], justify="left" if i < 2 else "right")
+        table.add_column(header[i], justify="left" if i < 2 else "right",
+                         overflow="fold" if i == 0 else "ellipsis")  # a run's name is never cut
     for row in rows:
         table.add_row(*[row[i] for i in keep])
     console.print(table)

@@ -105,22 +105,6 @@ def _genres(df: pd.DataFrame, path: Path, cols: Columns, id_col: str) -> tuple[l
     return None
 
 
-def _metadata(df: pd.DataFrame, path: Path, cols: Columns) -> dict[str, str]:
-    found = {}
-    unknown = set(cols.fields) - set(METADATA)
-    if unknown:
-        raise UserError(f"no input reads a field {sorted(unknown)[0]!r}; fields: "
-                        f"{', '.join(METADATA)}")
-    for key, spec in METADATA.items():
-        given, cands = cols.fields.get(key), spec.columns
-        if given:
-            if given in df.columns:
-                found[key] = given
-        elif col := T.find_column(df, cands):
-            found[key] = col
-    return found
-
-
 def load_dataset(
     root: str | Path,
     labels: str | Path | None = None,
@@ -172,11 +156,12 @@ def load_dataset(
                 )
         elif explicit_labels:
             raise UserError(f"{path}: no genres column found; name it with --genres-column")
-        meta = _metadata(df, path, cols)
+        meta = T.metadata_columns(df, cols.fields)
         if meta:
-            m = pd.DataFrame({k: df[c] for k, c in meta.items()})
-            m["id"] = ids
-            meta_frames.append(m.dropna(subset=["id"]).drop_duplicates("id"))
+            m = pd.DataFrame({k: df[c].to_numpy() for k, c in meta.items()}, index=ids)
+            m, merged = T.one_row_per_id(m, path)
+            meta_frames.append(m)
+            notes += merged
             info["metadata"] = meta
         sources["tables"].append(info)
     if genre_map is None:
@@ -184,7 +169,8 @@ def load_dataset(
             f"{root}: no table with a genres column; name it with --labels/--genres-column"
         )
     if not image_ids:
-        raise UserError(f"{image_dir}: no image files ({', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise UserError(f"{image_dir}: no image files (none named as a format Pillow reads: "
+                        ".jpg, .png, .webp, .avif, ...)")
 
     frame = pd.DataFrame({"id": sorted(image_ids)})
     frame["path"] = [image_paths[i] for i in frame["id"]]
@@ -192,7 +178,6 @@ def load_dataset(
     for key in METADATA:
         frame[key] = None
     for m in meta_frames:
-        m = m.set_index("id")
         for key in m.columns:
             values = frame["id"].map(m[key])
             frame[key] = frame[key].where(frame[key].notna(), values)
@@ -251,18 +236,26 @@ def hash_files(paths: list[Path], workers: int = 8) -> list[str | None]:
         return list(pool.map(one, paths, chunksize=64))
 
 
-def read_metadata(path: Path, ids: set[str], columns: Columns | None = None) -> pd.DataFrame:
-    """A table of the metadata fields indexed by id, for the given ids (e.g. poster file stems);
-    ``UserError`` naming the file if it has no id column or none of its ids is one of them."""
+def read_metadata(path: Path, ids: set[str],
+                  columns: Columns | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """A table of the metadata fields indexed by id, one row per id (``one_row_per_id``), and
+    notes on it. ``UserError`` naming the file if it has no id column, none of its ids is one
+    of ``ids`` (e.g. poster file stems), it has no column of any metadata field, or lacks a
+    column ``columns`` names."""
     cols = columns or Columns()
     df = T.read_table(path)
     id_col = T.detect_id_column(df, path, cols.id, ids)
     if id_col is None:
         raise UserError(f"{path}: no id column found (name it with --id-column)")
+    for key, name in cols.fields.items():
+        T.require_column(df, name, path, f"--column {key}={name}")
     table_ids = [T.normalise_id(v) for v in df[id_col]]
     if not set(table_ids) & ids:
         raise UserError(f"{path}: none of its {len(table_ids)} ids matches a poster file name "
                         f"(ids like {_examples(table_ids)}; files like {_examples(sorted(ids))})")
-    meta = _metadata(df, path, cols)
+    meta = T.metadata_columns(df, cols.fields)
+    if not meta:
+        raise UserError(f"{path}: no column of {', '.join(METADATA)} (columns: "
+                        f"{', '.join(df.columns)}); name one with --column FIELD=NAME")
     out = pd.DataFrame({key: df[col].to_numpy() for key, col in meta.items()}, index=table_ids)
-    return out[~out.index.duplicated()]
+    return T.one_row_per_id(out, path)

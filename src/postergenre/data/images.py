@@ -10,9 +10,22 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+
+def _readable_suffixes() -> frozenset[str]:
+    """Every file suffix Pillow registers for a format it decodes (AVIF, JPEG 2000, ...; not
+    its stub formats, which only identify a file)."""
+
+    def decodes(fmt: str) -> bool:
+        factory = Image.OPEN[fmt][0]
+        return not (isinstance(factory, type) and issubclass(factory, ImageFile.StubImageFile))
+
+    return frozenset(suffix for suffix, fmt in Image.registered_extensions().items()
+                     if fmt in Image.OPEN and decodes(fmt))
+
+
+IMAGE_SUFFIXES = _readable_suffixes()  # what a folder scan takes for a poster
 MAX_PIXELS = 40_000_000  # a poster bigger than this is treated as a decompression bomb
 MAX_BYTES = 64 * 1024 * 1024  # a poster file bigger than this is refused before it is read
 _ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "PA"})

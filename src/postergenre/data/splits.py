@@ -45,6 +45,12 @@ class Split:
     def ids(self, part: str) -> list[str]:
         return sorted(i for i, p in self.parts.items() if p == part)
 
+    def check_part(self, part: str | None) -> None:
+        """``UserError`` naming ``--part`` when the split has no part ``part``."""
+        if part not in {*self.parts.values()}:
+            raise UserError(f"--part {part!r}: the split has parts "
+                            f"{sorted(set(self.parts.values()))}")
+
     def fold_names(self) -> list[str]:
         return [f"fold{k}" for k in range(self.folds)]
 
@@ -98,6 +104,19 @@ class Split:
 MAX_FOLDS = 20
 
 
+def check_settings(folds: int, test: float, seed: int) -> None:
+    """``UserError`` naming the first of a split's settings that is out of range."""
+    if isinstance(folds, bool) or not isinstance(folds, int) or not 3 <= folds <= MAX_FOLDS:
+        raise UserError(
+            f"folds must be an integer from 3 to {MAX_FOLDS} (CV trains on k-2 "
+            f"folds, validates on one, scores one), not {folds!r}"
+        )
+    if not 0.01 <= test <= 0.5:
+        raise UserError(f"test must be a fraction from 0.01 to 0.5, not {test!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise UserError(f"seed must be an integer from 0 to 2**32-1, not {seed!r}")
+
+
 def make_split(
     ids,
     hashes,
@@ -108,15 +127,7 @@ def make_split(
     fingerprint: str = "",
 ) -> Split:
     """Assign every id to the test part or one of ``folds`` folds."""
-    if isinstance(folds, bool) or not isinstance(folds, int) or not 3 <= folds <= MAX_FOLDS:
-        raise UserError(
-            f"folds must be an integer from 3 to {MAX_FOLDS} (CV trains on k-2 "
-            f"folds, validates on one, scores one), not {folds!r}"
-        )
-    if not 0.01 <= test <= 0.5:
-        raise UserError(f"test must be a fraction from 0.01 to 0.5, not {test!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise UserError(f"seed must be an integer from 0 to 2**32-1, not {seed!r}")
+    check_settings(folds, test, seed)
     ids, genre_lists = list(ids), list(genre_lists)
     if len(set(ids)) < 2 * (folds + 1):
         raise UserError(

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, temp_folder
 from ..cache import default_cache_dir
 from ..errors import UserError
 from .backbones import BackboneSpec, resolve
@@ -114,7 +113,7 @@ def int8_onnx(backbone: str | BackboneSpec, calibration: Calibration,
             x = next(self.batches, None)
             return None if x is None else {INPUT_NAME: x}
 
-    with tempfile.TemporaryDirectory() as tmp, atomic_path(path) as out:
+    with temp_folder() as tmp, atomic_path(path) as out:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(out), Reader(), quant_format=QuantFormat.QDQ,

@@ -93,7 +93,7 @@ def tune(
     except ValueError as e:
         raise UserError(str(e)) from None
     base = configure(base, space.fixed)
-    trials = _check_settings(base, space, trials, seed, timeout)
+    trials = check_settings(base, space, trials, seed, timeout)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study_name = study_name or f"{base.model}-{space.name}"
     out = Path(out or Path("tune") / study_name)
@@ -147,7 +147,7 @@ def tune(
     return write_report(study, out, base, space, metric, storage)
 
 
-def _check_settings(base, space: SearchSpace, trials, seed, timeout) -> int:
+def check_settings(base, space: SearchSpace, trials, seed, timeout) -> int:
     """Refuse out-of-range numbers in one line naming the setting, before anything is read
     or written. Returns the number of trials to reach (given, or the default)."""
     size = space.size()

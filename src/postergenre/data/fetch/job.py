@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ...atomic import write_with
+from ...atomic import check_output, write_with
 from ...errors import UserError
 from .. import table as T
 from ..filters import Filters, apply_filters
@@ -45,8 +45,8 @@ def fetch_table(
     """
     start = time.perf_counter()
     table, layout = Path(table), Layout.of(Path(out))
-    sel = select(table, filters or Filters(), id_column, url_column)
     _check_out(table, layout)
+    sel = select(table, filters or Filters(), id_column, url_column)
     opts = options or FetchOptions()
     try:
         with _lock(layout.reports):
@@ -109,8 +109,7 @@ def _usable_ids(df: pd.DataFrame, id_col: str) -> tuple[pd.DataFrame, list[dict]
 
 
 def _check_out(table: Path, layout: Layout) -> None:
-    if layout.out.exists() and not layout.out.is_dir():
-        raise OptionError("out", "", f" {layout.out} is a file, not a folder")
+    check_output(layout.out, "--out")
     if layout.table.exists() and layout.table.resolve() == table.resolve():
         what = f"{table} is the table fetch writes; pass the original table or another "
         raise OptionError("out", what)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,11 +14,11 @@ from typing import BinaryIO
 import pandas as pd
 from PIL import Image
 
-from ...atomic import write_with
+from ...atomic import new_temp, write_with
 from ..images import IMAGE_SUFFIXES, ImageError, content_hash, decode
 from .failures import FetchFailure
 
-FORMAT_SUFFIX = {
+FORMAT_SUFFIX = {  # the usual suffix of a format (Pillow registers several for some)
     "JPEG": ".jpg",
     "MPO": ".jpg",
     "PNG": ".png",
@@ -83,17 +82,19 @@ def validate(data: bytes, content_type: str = "") -> str:
         if content_type:
             detail += f"; served as {content_type}"
         raise FetchFailure("not-an-image", detail) from None
-    fmt = Image.open(io.BytesIO(data)).format
-    if fmt not in FORMAT_SUFFIX:
+    fmt = Image.open(io.BytesIO(data)).format or ""
+    suffix = FORMAT_SUFFIX.get(fmt) or min(
+        (e for e, f in Image.registered_extensions().items() if f == fmt and e in IMAGE_SUFFIXES),
+        default=None)  # any other format a folder scan reads (AVIF, JPEG 2000, ...)
+    if suffix is None:
         raise FetchFailure("unsupported-format", f"{fmt} image")
-    return FORMAT_SUFFIX[fmt]
+    return suffix
 
 
 def temp_in(folder: Path, id_: str) -> Path:
-    """A new empty ``.<id>.*.part`` file in ``folder`` (hidden, so never taken for a poster)."""
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{id_}.", suffix=".part")
-    os.close(fd)
-    return Path(name)
+    """A new empty ``.<id>.*.part`` file in ``folder`` (hidden, so never taken for a poster),
+    with the umask's permissions like every file a run writes."""
+    return new_temp(folder, f".{id_}.", ".part")
 
 
 def remove_temps(folder: Path) -> None:
