@@ -1,7 +1,10 @@
 """Load benchmark of ``postergenre serve``: a loopback client against a server process.
 
     python benchmarks/bench_serve.py MODEL [--n 64] [--requests 200] [--seconds 30]
-                                           [--concurrency 1,4,16]
+                                           [--concurrency 1,4,16] [--toy]
+
+``--toy`` builds the test suite's served toy bundle (``tests/serving.py``: mean-colour model and
+comparable-films index) at MODEL first, for a machine with no trained run.
 
 First the ``predict`` path's batch throughput on the same posters (``predict_files``, batch 8,
 after loading, in this process). Then a ``postergenre serve`` process on a free loopback port;
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -92,7 +96,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0, help="time per level (at most)")
     ap.add_argument("--concurrency", default="1,4,16")
     ap.add_argument("--json", action="store_true", help="also print the results as JSON")
+    ap.add_argument("--toy", action="store_true", help="build the tests' toy bundle at MODEL")
     args = ap.parse_args()
+    if args.toy:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.serving import build_served_bundle
+
+        shutil.rmtree(args.model, ignore_errors=True)
+        args.model.parent.mkdir(parents=True, exist_ok=True)
+        build_served_bundle(args.model)
 
     paths = sorted(args.posters.glob("*.webp"))[: args.n]
     if not paths:
@@ -137,7 +149,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(results))
     write_results(Path(__file__).stem, {
-        "model": str(args.model), "posters": len(paths),
+        "model": "tests' toy bundle" if args.toy else str(args.model), "posters": len(paths),
         "predict_files posters/s, batch 8": base,
         "every request answered 200 or 503": only_ok,
         "levels": [{**{k: v for k, v in lv.items() if k != "statuses"},

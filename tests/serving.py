@@ -1,16 +1,24 @@
 """A served toy bundle for the web app's tests: ``tests/bundles.py``'s real bundle plus a real
-comparable-films index whose encoder is a tiny pooling graph (no backbone to export)."""
+comparable-films index whose encoder is a tiny pooling graph (no backbone to export), with
+its films' thumbnails."""
 
 from __future__ import annotations
 
 import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch.nn.functional as F
+import uvicorn
 from PIL import Image
 from torch import nn
 
+from postergenre.bundle.thumbnails import add_thumbnails
 from postergenre.features.canvas import canvas, to_batch
 from postergenre.features.onnx_export import INPUT_NAME, export_module
 from postergenre.features.runtime import open_session
@@ -55,4 +63,36 @@ def build_served_bundle(out: Path) -> Path:
     build_index(out, list(ids), list(titles), list(years), list(genres), emb,
                 {"pool": encoder}, dims=4, about={"backbones": ["pool"]})
     encoder.unlink()
+    files = out.parent / f"{out.name}-posters"
+    files.mkdir()
+    paths = [files / f"{film}.png" for film in ids]
+    for path, arr in zip(paths, catalogue_posters(), strict=True):
+        path.write_bytes(png(arr))
+    paths[-1].write_bytes(b"not a poster")  # a film whose poster does not decode: no thumbnail
+    add_thumbnails(out, paths)
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def running(app) -> Iterator[str]:
+    """``app`` served by uvicorn on a free loopback port, in a thread; yields its URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

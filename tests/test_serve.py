@@ -7,7 +7,6 @@ import base64
 import io
 import json
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -20,9 +19,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
 from PIL import Image
 
 from postergenre.bundle import load_bundle
@@ -33,7 +30,7 @@ from postergenre.serve.batching import Batcher, Busy
 from postergenre.serve.limits import ApiError
 
 from .bundles import GENRES, build_bundle, poster
-from .serving import CATALOGUE, build_served_bundle, catalogue_posters, png
+from .serving import CATALOGUE, build_served_bundle, catalogue_posters, free_port, png
 
 LIMITS = Limits(max_file_bytes=300_000, max_request_bytes=1_000_000, max_pixels=2_000_000,
                 max_files=4, timeout_s=20)
@@ -200,7 +197,7 @@ def huge_png(width=60_000, height=60_000) -> bytes:
     ([upload("cut.png", png(poster(RED))[:200])], 422, "cut.png", None),
     ([upload("empty.png", b"")], 422, "empty.png", None),
     ([upload("noise.png", os.urandom(310_000))], 413, "noise.png", None),
-    ([upload(f"p{i}.png", png(poster(RED))) for i in range(5)], 413, None, "files"),
+    ([upload(f"p{i}.png", png(poster(RED))) for i in range(5)], 422, None, "files"),
     ([upload("red.png", png(poster(RED)), field="image")], 422, None, "files"),
     ([upload("ok.png", png(poster(RED))), upload("doc.png", b"%PDF-1.4 not an image")], 415,
      "doc.png", None),
@@ -212,7 +209,7 @@ def test_bad_uploads_are_refused_with_json_naming_the_file(client, files, status
 def test_empty_bodies_paths_and_oversized_bodies_are_refused(client):
     error_of(client.post("/v1/predict"), 422, field="files")
     error_of(client.post("/v1/predict", data={"files": "/etc/hostname"}), 422, field="files")
-    error_of(client.post("/v1/predict", data={"title": "x" * 6000},
+    error_of(client.post("/v1/predict", data={"title": "x" * (LIMITS.max_text + 1)},
                          files=[upload("r.png", png(poster(RED)))]), 422, field="title")
     error_of(client.post("/v1/predict", content=b"x" * 1_100_000,
                          headers={"content-type": "multipart/form-data; boundary=b"}), 413)
@@ -282,26 +279,6 @@ def test_an_internal_error_is_a_bare_500(served):
     assert r.status_code == 500 and r.json() == {"status": 500, "error": "internal error"}
 
 
-@pytest.mark.parametrize("mode", ["positive", "negative"])
-def test_fuzzed_requests_from_the_openapi_document_never_get_a_5xx(served, mode):
-    """schemathesis makes requests that follow (or, negative, break) the app's own schema."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", make_app(served))
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 5
-    for operation in operations:
-        if mode == "negative" and operation.method.upper() == "GET":
-            continue  # nothing to break: they take no parameters
-        @given(case=operation.as_strategy(schemathesis.GenerationMode(mode)))
-        @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck),
-                  database=None)
-        def never_5xx(case):
-            response = case.call()
-            assert response.status_code < 500, (case.path, response.status_code, response.text)
-            assert "Traceback" not in response.text
-
-        never_5xx()
-
-
 # --- batching ------------------------------------------------------------------------------
 
 
@@ -343,6 +320,7 @@ def test_index_command_builds_the_index_of_a_run(tmp_path):
     doc["model"]["backbones"] = ["mobilenet_v2"]
     (run / "model" / "bundle.json").write_text(json.dumps(doc))
     (run / "predictions_test.csv").write_text("id,Horror\ntt0000,0.5\ntt0001,0.5\n")
+    (run / "COMPLETE").write_text("finished\n")
     assert main(["index", str(run), "--cache", str(tmp_path / "cache"), "--dims", "8"]) == 0
     bundle = load_bundle(run / "model")
     index = SimilarIndex.of(bundle)
@@ -353,12 +331,6 @@ def test_index_command_builds_the_index_of_a_run(tmp_path):
 
     assert index.nearest(index.embed([canvas(first)])[0], 1)[0]["id"] == "tt0005"
     assert main(["index", str(tmp_path / "nowhere")]) == 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_serve_command_answers_on_loopback(served):
@@ -383,16 +355,3 @@ def test_serve_command_answers_on_loopback(served):
         proc.terminate()
         proc.wait(10)
     assert main(["serve", str(served.parent / "missing")]) == 2
-
-
-def test_the_report_of_the_bundles_run_is_served_when_made(client, served):
-    report = served.parent / "report.html"
-    report.unlink(missing_ok=True)
-    body = error_of(client.get("/report"), 404)
-    assert "postergenre report" in body["error"]
-    report.write_text("<html><body>the run's report</body></html>")
-    try:
-        r = client.get("/report")
-        assert r.status_code == 200 and "the run's report" in r.text
-    finally:
-        report.unlink()

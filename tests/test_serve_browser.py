@@ -4,12 +4,9 @@ too, with nothing fetched from anywhere but the app."""
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from PIL import Image
 
 from postergenre.bundle import load_bundle
@@ -17,8 +14,7 @@ from postergenre.serve import SimilarIndex, create_app
 
 from .bundles import GENRES, poster
 from .conftest import SHARED_DATA
-from .serving import build_served_bundle
-from .test_serve import free_port
+from .serving import build_served_bundle, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAPTOP = {"width": 1366, "height": 768}
@@ -40,19 +36,8 @@ def three_posters(folder: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     bundle = load_bundle(build_served_bundle(tmp_path_factory.mktemp("browser") / "model"))
-    port = free_port()
-    config = uvicorn.Config(create_app(bundle, index=SimilarIndex.of(bundle)), port=port,
-                            log_level="warning")
-    app_server = uvicorn.Server(config)
-    thread = threading.Thread(target=app_server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if app_server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    app_server.should_exit = True
-    thread.join(10)
+    with running(create_app(bundle, index=SimilarIndex.of(bundle))) as url:
+        yield url
 
 
 def test_the_page_compares_three_posters_explains_and_finds_films(server, tmp_path):

@@ -8,6 +8,8 @@ size, so loading verifies it; ``similar`` says what it holds):
     similar/films.json          ids, titles, years, genres, one per vector
     similar/<name>.onnx         the encoder graph(s): canvas pixels -> embedding (D columns,
                                 concatenated in order); the very graphs that made the vectors
+    similar/thumbnails.safetensors  the films' posters, small (``thumbnails``; written by
+                                ``index_films``, after the index)
 
 A query poster's canvas goes through the encoders, the PCA and a normalisation; the nearest
 films are those of largest cosine similarity (distance = 1 - cosine). No pickle anywhere.
@@ -37,6 +39,7 @@ from ..features.onnx_export import INPUT_NAME, backbone_onnx
 from ..features.runtime import open_session
 from .format import META_FILE
 from .io import Bundle, _sha256, load_bundle
+from .thumbnails import add_thumbnails
 
 FOLDER = "similar"
 VECTORS = f"{FOLDER}/index.safetensors"
@@ -121,11 +124,13 @@ def index_dataset(bundle_dir: Path, ds, ids: list[str], backbones: list[str],
 def index_films(bundle_dir: Path, ds, ids: list[str], embeddings: np.ndarray,
                 encoders: dict[str, Path], dims: int = DIMS, about: dict | None = None) -> dict:
     """``build_index`` for films ``ids`` of dataset ``ds``, their titles, years and genres
-    read from it; ``embeddings`` are theirs, made by ``encoders``."""
+    read from it (``embeddings`` are theirs, made by ``encoders``), and their posters'
+    thumbnails (``thumbnails.add_thumbnails``)."""
     rows = ds.frame.set_index("id").loc[list(ids)]
-    return build_index(bundle_dir, list(rows.index), [_text(t) for t in _column(rows, "title")],
-                       [_year(y) for y in _column(rows, "year")], list(rows["genres"]),
-                       embeddings, encoders, dims, about=about)
+    entry = build_index(bundle_dir, list(rows.index), [_text(t) for t in _column(rows, "title")],
+                        [_year(y) for y in _column(rows, "year")], list(rows["genres"]),
+                        embeddings, encoders, dims, about=about)
+    return {**entry, "thumbnails": add_thumbnails(bundle_dir, list(rows["path"]))}
 
 
 def index_run(run_dir: Path, backbones: list[str] | None = None, data_dir: Path | None = None,

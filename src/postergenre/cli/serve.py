@@ -30,6 +30,9 @@ def serve(
                                            "unanswered request gets 503.")] = 60.0,
     threads: Annotated[int | None, typer.Option(min=1, max=1024, help="onnxruntime threads "
                                                 "per graph run [default: every CPU].")] = None,
+    report: Annotated[Path | None, typer.Option(
+        help="The report to serve at /report [default: report.html in the bundle's run "
+             "folder, if there is one].")] = None,
 ) -> int:
     """Serve the page and the JSON API (/docs) for one model, until Ctrl-C."""
     import uvicorn
@@ -42,9 +45,11 @@ def serve(
                         max_queue=max_queue, timeout_s=timeout).check()
     except ValueError as e:
         raise UserError(f"--timeout/--workers/--batch-size/--max-files/--max-queue: {e}") from None
+    if report is not None and not report.is_file():
+        raise UserError(f"--report {report}: no such file")
     bundle = load_bundle(model, threads)
     index = SimilarIndex.of(bundle, threads)
-    app = create_app(bundle, limits, index)
+    app = create_app(bundle, limits, index, None if report is None else report.resolve())
     if host not in LOOPBACK:
         print(f"warning: listening on {host}: other machines can reach this server",
               file=sys.stderr)
@@ -52,7 +57,7 @@ def serve(
     print(f"{model}: {len(bundle.genres)} genres{films}; http://{host}:{port}/ (Ctrl-C stops)",
           file=sys.stderr)
     uvicorn.run(app, host=host, port=port, log_level="warning", timeout_keep_alive=5,
-                server_header=False)
+                server_header=False, limit_concurrency=limits.max_connections)
     return 0
 
 
@@ -66,17 +71,16 @@ def index(
     cache: o.CacheDir = None,
 ) -> int:
     """Write the comparable-films index into a run's bundle: its training catalogue's
-    posters, embedded (from the cache where it has them) and reduced by PCA."""
-    from ..training.run import COMPLETE, is_complete
-
-    if run.is_dir() and not is_complete(run):  # as `report` refuses it
-        raise UserError(f"{run}: unfinished run (no {COMPLETE} marker); wait for train to end")
+    posters, embedded (from the cache where it has them) and reduced by PCA, with their
+    thumbnails."""
     from ..serve import index_run
 
     try:
         entry = index_run(run, backbone, data, cache, dims)
     except ValueError as e:
         raise UserError(f"{run}: {e}") from None
+    thumbs = entry["thumbnails"]
     print(f"{run / 'model'}: {entry['n_films']:,} films, {entry['dims']} dimensions, "
-          f"{entry['bytes'] / 2**20:.1f} MB ({', '.join(entry['backbones'])})")
+          f"{entry['bytes'] / 2**20:.1f} MB ({', '.join(entry['backbones'])}); "
+          f"{thumbs['films']:,} thumbnails, {thumbs['bytes'] / 2**20:.1f} MB")
     return 0

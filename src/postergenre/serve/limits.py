@@ -1,20 +1,14 @@
-"""What the server accepts, and the guard that enforces it before a request reaches a route.
+"""What the server accepts: every cap in one object, the one error a route raises, sniffing.
 
-``Limits`` holds every cap in one object. ``Guard`` is an ASGI middleware for the API's POST
-routes: it refuses a body over ``max_request_bytes`` (413, by its declared length or while it
-streams), admits at most ``max_requests`` at once (503 + ``Retry-After`` beyond), and answers
-503 to a request still unanswered after ``timeout_s``. ``ApiError`` is the one error a route
-raises; every error response is ``{"status", "error", "file"?, "field"?}``, never a trace.
+``Limits`` holds every cap (``guard.Guard`` enforces the request-level ones before a route
+runs). ``ApiError`` is the one error a route raises; every error response is
+``{"status", "error", "file"?, "field"?}``, never a trace.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import math
 from dataclasses import asdict, dataclass
-
-from fastapi import HTTPException
 
 from ..data.images import MAX_PIXELS
 
@@ -33,9 +27,10 @@ class Limits:
     workers: int = 1  # inference threads (each runs whole batches)
     batch_size: int = 8  # rows per graph run
     max_queue: int = 256  # rows waiting for a worker; beyond: 503
-    max_requests: int = 64  # API requests in flight; beyond: 503
-    timeout_s: float = 60.0  # a request unanswered by then gets 503
-    max_cells: int = 192  # occlusion cells of one explanation
+    max_requests: int = 64  # API requests being processed (their body in); beyond: 503
+    timeout_s: float = 60.0  # a request unanswered this long after its body came gets 503
+    body_timeout_s: float = 30.0  # a request body not in by then gets 408
+    max_connections: int = 512  # open connections (uvicorn's cap); beyond: 503
     max_k: int = 50  # comparable films per query
 
     def check(self) -> Limits:
@@ -85,62 +80,3 @@ def sniff(data: bytes) -> str | None:
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
     return next((fmt for magic, fmt in _SIGNATURES if data.startswith(magic)), None)
-
-
-class Guard:
-    """ASGI middleware: body size, admission and time limits on ``POST /v1/...`` requests."""
-
-    def __init__(self, app, limits: Limits):
-        self.app, self.limits = app, limits
-        self.in_flight = 0
-
-    async def __call__(self, scope, receive, send):
-        if (scope["type"] != "http" or scope["method"] != "POST"
-                or not scope["path"].startswith("/v1/")):
-            return await self.app(scope, receive, send)
-        limits = self.limits
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > limits.max_request_bytes:
-            return await _reply(send, self._too_large() if declared.isdigit() else ApiError(
-                400, "Content-Length must be a whole number of bytes"))
-        if self.in_flight >= limits.max_requests:
-            return await _reply(send, ApiError(
-                503, f"busy: {self.in_flight} requests in flight, try again shortly",
-                retry_after=1))
-        seen, started = 0, False
-
-        async def counted_receive():
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > limits.max_request_bytes:
-                raise HTTPException(413, self._too_large().message)
-            return message
-
-        async def watched_send(message):
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        self.in_flight += 1
-        try:
-            async with asyncio.timeout(limits.timeout_s):
-                await self.app(scope, counted_receive, watched_send)
-        except TimeoutError:
-            if not started:
-                await _reply(send, ApiError(503, f"not answered within {limits.timeout_s:g} s; "
-                                                 "the server is busy, try again", retry_after=5))
-        finally:
-            self.in_flight -= 1
-
-    def _too_large(self) -> ApiError:
-        return ApiError(413, f"request body over the {self.limits.max_request_bytes / MB:.3g} MB "
-                             "limit")
-
-
-async def _reply(send, error: ApiError) -> None:
-    body = json.dumps(error.body()).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in error.headers().items()]
-    await send({"type": "http.response.start", "status": error.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

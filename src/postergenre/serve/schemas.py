@@ -59,6 +59,16 @@ class SimilarInfo(BaseModel):
     films: int
     dims: int
     bytes: int
+    thumbnails: bool = Field(description="Whether the films' posters come as thumbnails.")
+
+
+class FormField(BaseModel):
+    name: str
+    type: str
+    help: str
+    minimum: float | None = Field(None, description="The smallest number taken.")
+    maximum: float | None = Field(None, description="The largest number taken.")
+    max_length: int | None = Field(None, description="The most characters of a text taken.")
 
 
 class ModelInfo(BaseModel):
@@ -68,8 +78,11 @@ class ModelInfo(BaseModel):
         "thresholds": {"Drama": 0.56, "Comedy": 0.58, "Horror": 0.59},
         "max_genres": 5, "at_least_one": True,
         "inputs": [{"name": "poster", "type": "image", "required": True}],
+        "fields": [{"name": "year", "type": "number", "help": "The release year.",
+                    "minimum": 1870, "maximum": 2035}],
         "metrics": {"test": {"macro_map": 0.297, "macro_f1": 0.328}},
-        "similar": {"films": 20387, "dims": 128, "bytes": 20500000},
+        "similar": {"films": 20387, "dims": 128, "bytes": 20500000, "thumbnails": True},
+        "report": "/report",
         "limits": {"max_files": 16, "max_file_bytes": 10485760}})
     id: str
     name: str
@@ -78,8 +91,11 @@ class ModelInfo(BaseModel):
     max_genres: int | None
     at_least_one: bool
     inputs: list[InputSpec]
+    fields: list[FormField] = Field(description="The film details a request may send beside "
+                                    "its posters, with what each accepts.")
     metrics: dict
     similar: SimilarInfo | None = Field(description="The comparable-films index, if any.")
+    report: str | None = Field(description="Where the model's report is served, if it has one.")
     limits: dict[str, int | float]
 
 
@@ -108,13 +124,15 @@ class Film(BaseModel):
     year: int | None
     genres: list[str]
     distance: float = Field(description="1 - cosine similarity of the reduced embeddings.")
+    thumbnail: str | None = Field(description="The address of its poster, small (WebP).")
 
 
 class SimilarResponse(BaseModel):
     model_config = _example({
         "model": "frozen-backbones+head@3bb566cd1772", "file": "variant-a.jpg",
         "films": [{"id": "tt0081505", "title": "The Shining", "year": 1980,
-                   "genres": ["Drama", "Horror"], "distance": 0.21}]})
+                   "genres": ["Drama", "Horror"], "distance": 0.21,
+                   "thumbnail": "/v1/films/tt0081505/thumbnail"}]})
     model: str
     file: str
     films: list[Film]
