@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ..atomic import write_text
@@ -26,7 +25,6 @@ def build_report(run_dir: Path, out: Path | None = None, data_dir: Path | None =
         raise UserError(f"--bootstrap must be 100 to 100000 resamples, not {n_boot}")
     out = out or run_dir / "report.html"
     H.check_out(out)
-    t0 = time.perf_counter()
     run = load_run(run_dir, data_dir)
     colours = genre_colours(run.genres)
     nums = H.Numbers(run.record)
@@ -51,8 +49,8 @@ def build_report(run_dir: Path, out: Path | None = None, data_dir: Path | None =
                 f"({H.esc(model.settings or '')}) · "
                 f"{nums.metric('data', 'n_test', spec='d')} test movies · "
                 f"split {H.esc(run.record.split.fingerprint)}")
-    data = {"run": str(run.path), "genres": run.genres, "colours": colours,
-            "bootstrap": {"n_boot": n_boot, "seed": seed}, "derived": nums.derived,
-            "seconds": round(time.perf_counter() - t0, 2)}
-    write_text(out, H.page(f"postergenre report: {run.name}", subtitle, sections, data))
+    data = {"run": str(run.path.resolve()), "genres": run.genres, "colours": colours,
+            "bootstrap": {"n_boot": n_boot, "seed": seed}, "derived": nums.derived}
+    write_text(out, H.page(f"postergenre report: {run.name}", subtitle, sections, data,
+                           run.notes))
     return out

@@ -31,7 +31,7 @@ def data_section(run: Run, frame: pd.DataFrame | None, nums: H.Numbers,
     if skipped:
         parts.append(H.note(f"{nums.value('data.skipped_files', len(skipped), 'd')} files "
                             "could not be used (unreadable or missing an input)."))
-    parts += [H.note(H.esc(n)) for n in run.notes + data.notes[:5]]
+    parts += [H.note(H.esc(n)) for n in data.notes[:5]]
     parts.append("<h3>Genres</h3>" + _genre_counts(run, frame, nums, colours))
     labels = (frame["genres"] if frame is not None else
               pd.Series([[g for g, t in zip(run.genres, row, strict=True) if t] for row in run.y]))

@@ -23,6 +23,9 @@ from matplotlib.figure import Figure
 from ..data.images import ImageError, load
 
 DPI = 80
+PAGE_PX = 1080  # the width a figure is shown at in the report, at most (wider ones shrink)
+LABEL_PT = 11.0  # the smallest text of a heatmap: 12 px at DPI, shown unshrunk
+MAX_NUMBERED = 30  # columns up to which a heatmap shows the % in each cell
 THUMB_W, THUMB_H = 64, 94  # a 182x268 poster at about a third
 OTHER = "#9e9e9e"  # genres the model does not predict, and anything that is no genre
 NEUTRAL = "#37474f"  # lines and bars that belong to no genre (folds, years, all genres)
@@ -56,24 +59,33 @@ def figure(width: float, height: float,
 
 def heatmap(share, rows: Sequence[str], cols: Sequence[str], cmap: str,
             labels: tuple[str, str, str]) -> Figure:
-    """A share matrix (0..1, NaN for blank cells) as a % heatmap with its colour bar and, up
-    to 30 columns, the % in each cell; ``labels``: x label, y label, title."""
-    size = 4.5 + 0.36 * len(cols)
-    fig = figure(size + 1.2, size)
+    """A share matrix (0..1, NaN for blank cells) as a % heatmap; ``labels``: x label, y
+    label, title. Sized to the report's width (``PAGE_PX``) with cells big enough for the %
+    in each at ``LABEL_PT`` or more (up to ``MAX_NUMBERED`` columns; past that, a colour bar
+    instead)."""
+    label_in = LABEL_PT / 72 * 0.6  # about one character of a tick label
+    left = 0.6 + label_in * max(map(len, rows))
+    bottom = 0.9 + label_in * 0.87 * max(map(len, cols))  # labels turned 60 degrees
+    numbered = len(cols) <= MAX_NUMBERED
+    room = PAGE_PX / DPI - left - (0.3 if numbered else 1.3)
+    cell = min(0.55, room / len(cols))
+    fig = figure(max(6.0, left + cell * len(cols) + (0.3 if numbered else 1.3)),
+                 bottom + 0.5 + cell * len(rows))  # 6 inches at least, for the title
     ax = fig.add_subplot()
     im = ax.imshow(share * 100, cmap=cmap, vmin=0, vmax=100)
-    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
-    if len(cols) <= 30:
-        small = 9 if len(cols) <= 12 else 7.5
+    ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=LABEL_PT)
+    ax.set_yticks(range(len(rows)), rows, fontsize=LABEL_PT)
+    if numbered:
+        size = max(LABEL_PT, min(13.0, cell * 72 * 0.36))
         for (i, j), v in np.ndenumerate(share):
             if v == v and v >= 0.005:
-                ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=small,
-                        color="white" if v > 0.55 else "#222")
-    fig.colorbar(im, ax=ax, shrink=0.4, label="%")
-    ax.set_xlabel(labels[0])
-    ax.set_ylabel(labels[1])
-    ax.set_title(labels[2])
+                ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=size,
+                        color="white" if v > 0.55 else "#111")
+    else:
+        fig.colorbar(im, ax=ax, shrink=0.4, label="%")
+    ax.set_xlabel(labels[0], fontsize=LABEL_PT)
+    ax.set_ylabel(labels[1], fontsize=LABEL_PT)
+    ax.set_title(labels[2], fontsize=LABEL_PT + 1)
     return fig
 
 

@@ -76,8 +76,8 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]], text: int = 1) -
                        for i, c in enumerate(row))
 
     body = "".join(f"<tr>{cells('td', row)}</tr>" for row in rows)
-    return (f'<div class="scroll"><table><thead><tr>{cells("th", header)}</tr></thead>'
-            f"<tbody>{body}</tbody></table></div>")
+    return (f'<div class="scroll" tabindex="0"><table>'  # focusable: keys scroll it if narrow
+            f'<thead><tr>{cells("th", header)}</tr></thead><tbody>{body}</tbody></table></div>')
 
 
 def img(uri: str, alt: str, caption: str = "") -> str:
@@ -101,11 +101,14 @@ def note(text: str) -> str:
 
 
 def page(title: str, subtitle: str, sections: Sequence[tuple[str, str, str]],
-         data: dict) -> str:
-    """The whole document: ``sections`` are (anchor, title, body HTML); ``data`` becomes the
-    ``report-data`` JSON block."""
+         data: dict, warnings: Sequence[str] = ()) -> str:
+    """The whole document: ``sections`` are (anchor, title, body HTML); ``warnings`` (text)
+    stand above them; ``data`` becomes the ``report-data`` JSON block."""
     nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t, _ in sections)
     body = "".join(section(a, t, b) for a, t, b in sections)
+    if warnings:
+        body = (f'<div class="warning" role="note">'
+                f'{"".join(f"<p>{esc(w)}</p>" for w in warnings)}</div>' + body)
     blob = json.dumps(data, allow_nan=False).replace("</", "<\\/")
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -164,10 +167,13 @@ vertical-align:middle;margin-left:6px}
 .thumbs{display:flex;flex-wrap:wrap;gap:4px;align-items:flex-start}
 .thumbs img{width:64px;height:94px;border-radius:3px;border:1px solid var(--line)}
 .genre-grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(500px,1fr));gap:10px 18px}
-.examples{display:grid;grid-template-columns:1fr 1fr;gap:6px 18px}
+.examples{display:grid;grid-template-columns:repeat(auto-fit,minmax(240px,1fr));gap:6px 18px}
+.examples h4{margin:6px 0}
 .ex{display:flex;gap:6px;font-size:12px;line-height:1.3;width:230px}
 .ex img{width:64px;height:94px;border-radius:3px;border:1px solid var(--line)}
 .ex .p{font-weight:700}
-.right{color:#2e7d32}.wrong{color:#c62828}
+.right{color:#2e7d32}.wrong{color:#c62828}.missed{color:#8a5300}
 .caveats li{margin:6px 0}
+.warning{background:#fff4e5;border:1px solid #e65100;border-radius:10px;padding:4px 24px;
+margin:20px 0;color:#5d2c00;font-weight:600}
 """

@@ -10,6 +10,7 @@ the posters.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,14 +75,18 @@ def load_run(path: Path, data_dir: Path | None = None) -> Run:
 
 
 def _attach_data(run: Run, data_dir: Path | None) -> None:
-    root = data_dir or Path(run.record.data.dataset)
+    """The run's dataset and split, where they can be read; else a note for the reader, also
+    given as a warning (a note on the command line's stderr) naming ``--data``."""
+    root = data_dir or _recorded(run.path, run.record.data.dataset)
     try:
         run.dataset = load_dataset(root, hash_contents=False)
     except UserError as e:
-        run.notes.append(f"The dataset could not be read ({e}): no posters, and the data "
-                         "section shows only the run's own counts.")
+        note = (f"The dataset could not be read ({e}): no posters, and the data section shows "
+                "only the run's own counts. Name the dataset folder with --data.")
+        run.notes.append(note)
+        warnings.warn(f"{run.path}: {note}", stacklevel=3)
         return
-    for candidate in (run.path / "split.json", Path(run.record.split.file)):
+    for candidate in (run.path / "split.json", _recorded(run.path, run.record.split.file)):
         if candidate.is_file():
             try:
                 run.parts = Split.load(candidate).parts
@@ -90,3 +95,13 @@ def _attach_data(run: Run, data_dir: Path | None) -> None:
                 run.notes.append(f"Split file unreadable ({e}).")
     run.notes.append("The run's split file is gone: counts are over the whole dataset.")
 
+
+def _recorded(run_dir: Path, recorded: str) -> Path:
+    """A path the run recorded. Runs record absolute paths; older ones wrote a path relative to
+    the folder ``train`` ran in, which held the run folder: the nearest folder above the run
+    folder where that path exists (else the path as written)."""
+    path = Path(recorded)
+    if path.is_absolute():
+        return path
+    found = (above / path for above in run_dir.resolve().parents)
+    return next((p for p in found if p.exists()), path)

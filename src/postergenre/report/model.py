@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation.metrics import HEADLINE, LABELS
+from ..training.record import MeanStd, Stats
 from . import html as H
 from .figures import figure, figure_uri
 from .load import Run
@@ -46,12 +47,17 @@ def _cards(run: Run, nums: H.Numbers, ci: dict) -> str:
 
 
 def _pm(run: Run, nums: H.Numbers, key: str) -> str:
-    stats = run.record.cv.summary.metrics.get(key)
-    if not stats:
+    return _mean_std(nums, ("cv", "summary", "metrics", key),
+                    run.record.cv.summary.metrics.get(key))
+
+
+def _mean_std(nums: H.Numbers, path: tuple[str, ...], stats: Stats | MeanStd | None) -> str:
+    """'mean ± std' of the record's ``{"mean", "std"}`` at ``path`` (``stats``, its value
+    there, or None: '–')."""
+    if stats is None or stats.mean is None:
         return "–"
-    path = ("cv", "summary", "metrics", key)
     std = f" ± {nums.metric(*path, 'std')}" if stats.std is not None else ""
-    return nums.metric(*path, "mean") + std
+    return f'<span class="num">{nums.metric(*path, "mean")}{std}</span>'
 
 
 def _headline_table(run: Run, nums: H.Numbers, ci: dict) -> str:
@@ -85,12 +91,7 @@ def per_genre(run: Run, nums: H.Numbers, colours: dict[str, str], ci: dict,
     rows = []
     for g in order:
         i = run.genres.index(g)
-        cv = "–"
-        if g in cv_ap and cv_ap[g].mean is not None:
-            path = ("cv", "summary", "per_genre_ap", g)
-            cv = '<span class="num">' + nums.metric(*path, "mean") + (
-                f" ± {nums.metric(*path, 'std')}" if cv_ap[g].std is not None else ""
-            ) + "</span>"
+        cv = _mean_std(nums, ("cv", "summary", "per_genre_ap", g), cv_ap.get(g))
         rows.append([H.chip(g, colours)]
                     + [nums.metric("test", "per_genre", g, k, spec=s)
                        for k, s in (("support", "d"), ("prevalence", ".3f"), ("ap", ".3f"))]
@@ -150,7 +151,8 @@ def _chart(run: Run, order: list[str], colours: dict[str, str], ci: dict):
 
 def ablation(run: Run, nums: H.Numbers) -> str:
     """The ablation by inputs the run recorded (``metrics.json`` ``ablation``: {inputs used:
-    {"all" | "with plot" | "without plot": metrics}}), or why there is none."""
+    {"all" | "with plot" | "without plot": metrics}}, beside ``ablation_cv``: {inputs used:
+    {metric: mean and std over the CV rounds}}), or why there is none."""
     inputs = run.record.model.inputs
     recorded = run.record.ablation
     if len(inputs) < 2:
@@ -159,10 +161,20 @@ def ablation(run: Run, nums: H.Numbers) -> str:
     if not recorded:
         return H.note(f"The model reads {len(inputs)} inputs ({H.esc(', '.join(inputs))}) and "
                       "none of them is optional, so no ablation (every test movie needs all).")
+    cv = run.record.ablation_cv or {}
     keys = ["macro_map", "macro_f1", "micro_f1"]
     parts = ["all", "with plot", "without plot"]
-    header = ["inputs given"] + [f"{H.esc(LABELS[k])} ({part})" for part in parts for k in keys]
-    rows = [[H.esc(what)] + [nums.metric("ablation", what, part, k) if part in result else "–"
-                             for part in parts for k in keys]
-            for what, result in recorded.items()]
-    return H.table(header, rows)
+    header = ["inputs given"] + [f"{H.esc(LABELS[k])}<br>{what}" for k in keys
+                                 for what in ("CV mean ± std", *(f"test, {p}" for p in parts))]
+    rows = []
+    for what, result in recorded.items():
+        row = [H.esc(what)]
+        for k in keys:
+            row.append(_mean_std(nums, ("ablation_cv", what, k), cv.get(what, {}).get(k)))
+            row += [nums.metric("ablation", what, part, k) if part in result else "–"
+                    for part in parts]
+        rows.append(row)
+    return H.table(header, rows) + H.note(
+        "CV: each cross-validation round's model on its own held-out fold, with the same inputs "
+        "withheld; mean ± standard deviation over the rounds. Test: the final model on the test "
+        "part, on all its movies, those with a plot and those without.")
