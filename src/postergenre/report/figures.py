@@ -69,8 +69,8 @@ def heatmap(share, rows: Sequence[str], cols: Sequence[str], cmap: str,
     numbered = len(cols) <= MAX_NUMBERED
     room = PAGE_PX / DPI - left - (0.3 if numbered else 1.3)
     cell = min(0.55, room / len(cols))
-    fig = figure(max(6.0, left + cell * len(cols) + (0.3 if numbered else 1.3)),
-                 bottom + 0.5 + cell * len(rows))  # 6 inches at least, for the title
+    fig = figure(max(6.0, left + cell * len(cols) + (0.3 if numbered else 1.3)),  # title
+                 max(bottom + 0.5 + cell * len(rows), 0.5 + label_in * len(labels[1])))
     ax = fig.add_subplot()
     im = ax.imshow(share * 100, cmap=cmap, vmin=0, vmax=100)
     ax.set_xticks(range(len(cols)), cols, rotation=60, ha="right", fontsize=LABEL_PT)
