@@ -16,25 +16,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from postergenre.cli import main
 from postergenre.evaluation import compute_metrics
 from postergenre.training.predictions import Predictions
 from postergenre.training.record import RunRecord
 from postergenre.training.run import staged
 
 from .records import fake_record
+from .test_hostile import run as run_cli
 
 GENRES = ["Action", "Comedy", "Drama", "Horror"]
 N_TEST = 40
 
-
-def run_cli(capsys, argv: list) -> tuple[int, str, str]:
-    """``main(argv)``: (exit code, stdout, stderr), with no traceback anywhere."""
-    capsys.readouterr()
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err, err
-    return code, out, err
 
 
 def good_run(folder: Path, seed: int = 0) -> Path:

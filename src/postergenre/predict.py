@@ -9,8 +9,9 @@ back in input order, unrounded; a record that cannot be used yields a ``Predicti
 
 from __future__ import annotations
 
+import warnings
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,12 +21,13 @@ import pandas as pd
 
 from .bundle import Bundle, load_bundle
 from .bundle.records import Prepared, RecordError, feeds, prepare, ranked
-from .data.dataset import read_metadata
+from .data.dataset import Columns, read_metadata
 from .data.images import IMAGE_SUFFIXES
 from .data.table import is_null
 from .errors import UserError
 from .features.engine import RayEngine
 from .features.specs import FIELDS
+from .features.text import MAX_TEXT_CHARS
 
 ENGINE_CHUNK = 256  # posters per Ray task
 
@@ -87,20 +89,59 @@ def _predict_chunk(shared: tuple[Path, int], files: list[Path]) -> list[Predicti
     return list(predict_files(load_bundle(path), files, batch_size))
 
 
-def file_records(files: list[Path], given: dict[str, Any],
-                 metadata: Path | None) -> list[dict[str, Any]] | None:
-    """Records for poster files with the metadata given for one poster (``given``) or a
-    table joined by id = file name stem; ``None`` when there is no metadata at all."""
+def file_records(files: list[Path], given: dict[str, Any], metadata: Path | None,
+                 columns: Columns | None = None,
+                 reads: Collection[str] | None = None) -> list[dict[str, Any]] | None:
+    """Records for poster files with the metadata given for one poster (``given``: option ->
+    value) or a table joined by id = file name stem (its columns found, or named by
+    ``columns``); ``None`` when there is no metadata at all. Notes (warnings) say what is
+    not read as given: rows merged, posters without a row, texts cut or not UTF-8, fields the
+    model does not read (``reads``: the fields the bundle declares)."""
     given = {k: v for k, v in given.items() if v is not None}
     if given and (len(files) != 1 or metadata is not None):
         raise UserError(f"{', '.join('--' + k for k in given)}: for exactly one poster "
                         "(use --metadata TABLE for several)")
+    if metadata is None and columns is not None and (columns.id or columns.fields):
+        raise UserError("--id-column/--column: name the columns of a --metadata TABLE")
+    notes = [f"--{k}: {why}" for k, v in given.items() if (why := _text_note(v))]
     if metadata is not None:
-        table = read_metadata(metadata, {f.stem for f in files})
+        table, notes = read_metadata(metadata, {f.stem for f in files}, columns)
         rows = [table.loc[f.stem].to_dict() if f.stem in table.index else {} for f in files]
-        return [{"poster": f, **{k: v for k, v in r.items() if not is_null(v)}}
-                for f, r in zip(files, rows, strict=True)]
-    return [{"poster": files[0], **given}] if given else None
+        records = [{"poster": f, **{k: v for k, v in r.items() if not is_null(v)}}
+                   for f, r in zip(files, rows, strict=True)]
+        alone = [f for f, r in zip(files, rows, strict=True) if not r]
+        if alone:
+            notes.append(f"{metadata.name}: no row for {len(alone)} of {len(files)} posters "
+                         f"(e.g. {alone[0].name}); they are answered without metadata")
+        odd = [f"{k} of {f.stem}: {why}" for f, r in zip(files, records, strict=True)
+               for k, v in r.items() if (why := _text_note(v))]
+        if odd:
+            notes.append(f"{metadata.name}: {len(odd)} text(s) not read as written (e.g. "
+                         f"{odd[0]})")
+    elif given:
+        records = [{"poster": files[0], **given}]
+    else:
+        return None
+    unread = sorted({k for r in records for k in r if k != "poster"} - set(reads or FIELDS))
+    if unread:
+        notes.append(f"the model does not read {', '.join(unread)} (it reads "
+                     f"{', '.join(reads or ())}); answers do not use them")
+    for note in notes:
+        warnings.warn(note, stacklevel=2)
+    return records
+
+
+def _text_note(value: object) -> str | None:
+    """Why a text value is not read as written (``features.text.clean``), or None."""
+    if not isinstance(value, str):
+        return None
+    if len(value) > MAX_TEXT_CHARS:
+        return f"{len(value):,} characters, of which the first {MAX_TEXT_CHARS:,} are read"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a command line's undecodable bytes, a JSON escape
+        return "bytes that are not UTF-8 are read as U+FFFD"
+    return None
 
 
 def table_records(rows: pd.DataFrame) -> list[dict[str, Any]]:

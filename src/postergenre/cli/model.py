@@ -157,9 +157,9 @@ def predict(
     year: Annotated[str | None, typer.Option(help="The movie's release year (one poster).")] = None,
     plot: Annotated[str | None, typer.Option(
         help="The movie's plot or synopsis (one poster).")] = None,
-    metadata: Annotated[Path | None, typer.Option(
-        help="A table of title/year/plot by id = poster file name without extension (many "
-        "posters).")] = None,
+    metadata: o.MetadataTable = None,
+    id_column: o.IdColumn = None,
+    column: o.FieldColumns = None,
     engine: EngineOpt = EngineName.local,
     address: AddressOpt = None,
 ) -> int:
@@ -189,8 +189,8 @@ def predict(
     writer = csv.writer(sys.stdout, lineterminator="\n")
     if as_csv:
         writer.writerow(["file", "genres", *bundle.genres, "error"])
-    given = {"title": title, "year": year, "plot": plot}
-    records = file_records(files, given, metadata)
+    records = file_records(files, {"title": title, "year": year, "plot": plot}, metadata,
+                           o.columns(id_column, column), [i["name"] for i in bundle.inputs])
     if records is not None and runner is not None:
         raise UserError("--engine ray predicts from poster files only; drop --title/--year/"
                         "--plot/--metadata or use --engine local")

@@ -58,6 +58,20 @@ def short_names(paths: list[str]) -> list[str]:
     return names
 
 
+IdColumn = Annotated[str | None, typer.Option(help="Id column (default: detected).")]
+FieldColumns = Annotated[list[str] | None, typer.Option(
+    "--column", help="FIELD=COLUMN: the column a metadata field (title, year, plot, ...) is read "
+    "from (default: detected); repeat for several.")]
+MetadataTable = Annotated[Path | None, typer.Option(
+    help="A table of title/year/plot by id = poster file name without extension (many posters); "
+    "its columns are detected, or named with --id-column and --column.")]
+
+
+def columns(id_column: str | None, given: list[str] | None) -> Columns:
+    """The metadata columns a command was given (``--id-column``, ``--column``)."""
+    return Columns(id=id_column, fields=field_columns(given))
+
+
 _DATASET_OPTIONS = {
     "labels": Annotated[
         Path | None, typer.Option("--labels", help="Table with the genres (default: detected).")
@@ -68,18 +82,14 @@ _DATASET_OPTIONS = {
     "images": Annotated[
         Path | None, typer.Option("--images", help="Image folder (default: the dataset folder).")
     ],
-    "id_column": Annotated[str | None, typer.Option(help="Id column (default: detected).")],
+    "id_column": IdColumn,
     "genres_column": Annotated[
         str | None, typer.Option(help="Column of genre lists (default: detected).")
     ],
     "genre_columns": Annotated[
         str | None, typer.Option(help="Comma-separated 0/1 or ranked genre columns.")
     ],
-    "column": Annotated[
-        list[str] | None, typer.Option("--column", help="FIELD=COLUMN: the column a metadata "
-                                       "field (title, year, plot, ...) is read from (default: "
-                                       "detected); repeat for several.")
-    ],
+    "column": FieldColumns,
 }
 
 

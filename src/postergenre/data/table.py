@@ -3,6 +3,8 @@
 Tables: CSV, TSV, Parquet, JSON lines (or a JSON array). Genres: ``A|B``, ``A, B``, a
 Python/JSON list (of names or of ``{"key": .., "value": ..}`` dicts), ranked columns
 (``Genre_1..N``) or one 0/1 column per genre. Genre names are normalised by ``normalise_genre``.
+Metadata fields (title, year, plot, ...) are found by name or given (``metadata_columns``), and
+the rows of an id merged by one rule, at train and at predict time (``one_row_per_id``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import UserError
+from .fields import METADATA
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".ndjson", ".json")
 ID_CANDIDATES = ("imdb_id", "id", "movie_id", "tconst", "imdbid", "poster_id", "image_id", "file")
@@ -113,6 +116,56 @@ def detect_id_column(
         if overlap > best_overlap:
             best, best_overlap = col, overlap
     return best or find_column(df, ID_CANDIDATES)
+
+
+def metadata_columns(df: pd.DataFrame, fields: dict[str, str]) -> dict[str, str]:
+    """The column each registered metadata field (``data.fields``) is read from: the one
+    ``fields`` names for it (``--column FIELD=NAME``) where ``df`` has it, else the first of
+    the field's own names that ``df`` has. ``UserError`` for a field no input reads."""
+    unknown = set(fields) - set(METADATA)
+    if unknown:
+        raise UserError(f"no input reads a field {sorted(unknown)[0]!r}; fields: "
+                        f"{', '.join(METADATA)}")
+    found = {}
+    for key, spec in METADATA.items():
+        given = fields.get(key)
+        if given:
+            if given in df.columns:
+                found[key] = given
+        elif col := find_column(df, spec.columns):
+            found[key] = col
+    return found
+
+
+def one_row_per_id(meta: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Metadata rows indexed by id as one row per id, whatever the row order: the rows of an
+    id are merged field by field, empty cells aside, and a field they give different values
+    is left empty for it; rows without an id are dropped. A note names the merges."""
+    meta = meta[meta.index.notna()]
+    twice = meta.index.duplicated(keep=False)
+    if not twice.any():
+        return meta, []
+    merged: dict = {}
+    clashes = []
+    for id_, rows in meta[twice].groupby(level=0, sort=False):
+        merged[id_] = {}
+        for col in meta.columns:
+            values = list({repr(v): v for v in rows[col] if not is_null(v)}.values())
+            merged[id_][col] = values[0] if len(values) == 1 else None
+            if len(values) > 1:
+                clashes.append(f"{id_}: {col} {_short(values[0])} or {_short(values[1])}")
+    out = pd.concat([meta[~twice], pd.DataFrame.from_dict(merged, orient="index",
+                                                          columns=meta.columns)])
+    note = f"{path.name}: {len(merged)} id(s) in several rows, merged field by field"
+    if clashes:
+        note += (f"; {len(clashes)} field(s) whose rows disagree are left out (e.g. "
+                 f"{clashes[0]})")
+    return out, [note]
+
+
+def _short(value: object, most: int = 30) -> str:
+    text = str(value)
+    return repr(text if len(text) <= most else text[: most - 3] + "...")
 
 
 def is_null(value: object) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import unicodedata
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,10 @@ from .producer import Producer
 PathLike = str | os.PathLike
 DIM, LAYERS, HEADS, FFN, VOCAB, POSITIONS = 384, 6, 12, 1536, 30522, 512
 TEXT_REVISION = 1  # bump when encoded rows change for the same text
+# The most characters of one text (a title, a plot) read anywhere: longer ones are cut by
+# ``clean``, and the API refuses them. The longest plot of the shared catalogue has 59,569.
+MAX_TEXT_CHARS = 100_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def model_dir() -> Path:
@@ -40,11 +45,15 @@ def model_dir() -> Path:
 
 
 def clean(text: object) -> str:
-    """Text as encoded: NFC, whitespace collapsed, undecodable bytes replaced; ``""`` if none."""
+    """A text value as every input reads it, at train time, in ``predict`` and in the API: its
+    first ``MAX_TEXT_CHARS`` characters, bytes that are not UTF-8 (and the lone surrogates a
+    command line or a JSON escape makes of them) as U+FFFD, NFC, whitespace collapsed;
+    ``""`` if none."""
     if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
+        text = text[: 4 * MAX_TEXT_CHARS].decode("utf-8", errors="replace")
     if not isinstance(text, str):
         return ""
+    text = _SURROGATE.sub("\ufffd", text[:MAX_TEXT_CHARS])
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 

@@ -11,6 +11,7 @@ import math
 from dataclasses import asdict, dataclass
 
 from ..data.images import MAX_PIXELS
+from ..features.text import MAX_TEXT_CHARS
 
 MB = 1 << 20
 
@@ -23,7 +24,7 @@ class Limits:
     max_request_bytes: int = 40 * MB  # a whole request body, multipart overhead included
     max_pixels: int = min(MAX_PIXELS, 25_000_000)  # declared width x height (bombs)
     max_files: int = 16  # images per request
-    max_text: int = 5000  # characters of a title or plot
+    max_text: int = MAX_TEXT_CHARS  # characters of a title or plot, as every input reads
     workers: int = 1  # inference threads (each runs whole batches)
     batch_size: int = 8  # rows per graph run
     max_queue: int = 256  # rows waiting for a worker; beyond: 503
