@@ -150,6 +150,8 @@ def test_no_usable_temporary_folder_is_a_user_error(monkeypatch):
     (["data", "split", "{data}", "--test", "0.9", "--out", "{tmp}/s.json"], "test"),
     (["tune", "{data}", "--trials", "0", "--out", "{tmp}/t"], "trials"),
     (["tune", "{data}", "--timeout", "-1", "--out", "{tmp}/t"], "timeout"),
+    (["tune", "{data}", "--storage", "nope://x", "--out", "{tmp}/t"], "--storage nope://x"),
+    (["tune", "{data}", "--storage", "mysql://u@h/db", "--out", "{tmp}/t"], "needs MySQLdb"),
 ])
 def test_options_are_checked_before_work(capsys, no_command_work, tmp_path, argv, named):
     split = tmp_path / "split.json"
@@ -167,7 +169,7 @@ def fake_model(monkeypatch):
     """``predict`` with a stand-in bundle that reads every poster as Drama."""
     genres = ["Drama", "Comedy"]
     monkeypatch.setattr("postergenre.bundle.load_bundle",
-                        lambda path, *a, **k: SimpleNamespace(genres=genres))
+                        lambda path, *a, **k: SimpleNamespace(genres=genres, inputs=[]))
 
     def predict_files(bundle, files, **kwargs):
         return (Prediction(str(f), {"Drama": 0.9, "Comedy": 0.2}, ["Drama"]) for f in files)

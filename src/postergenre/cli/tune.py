@@ -64,14 +64,14 @@ def tune(
     from ..tuning import get_space, train_config
     from ..tuning import tune as run_tune
     from ..tuning.objective import check_metric
+    from ..tuning.storage import check_storage
     from ..tuning.study import check_settings
 
     check_output(out or Path("tune"), "--out")
     o.split_file(split)
     cache = o.cache_dir(cache)
-    if storage and storage.startswith("sqlite:///"):
-        db = storage.removeprefix("sqlite:///").partition("?")[0]
-        check_output(Path(db), "--storage", folder=False)
+    if storage:
+        check_storage(storage)
     cfg = train_config()
     if config:
         try:

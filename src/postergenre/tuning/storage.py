@@ -15,8 +15,10 @@ import json
 import os
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
+from ..atomic import check_output
 from ..errors import UserError
 
 HEARTBEAT_S = 30  # a running trial writes a heartbeat this often ...
@@ -49,9 +51,7 @@ def open_storage(url: str):
     server connections are checked before use (a worker outlives idle timeouts)."""
     import optuna
 
-    for plain in ("postgres://", "postgresql://"):  # no driver named: the one we install
-        if url.startswith(plain):
-            url = "postgresql+psycopg://" + url.removeprefix(plain)
+    url = _with_driver(url)
     heartbeat, grace = heartbeat_settings()
     if url.startswith("sqlite"):
         engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": 60}}
@@ -71,16 +71,46 @@ def open_storage(url: str):
                     heartbeat_stale_trial_callback=_requeue_stale,
                 )
         except ImportError as e:  # the database's driver
-            hint = f": {DRIVER_HINT}" if url.startswith("postgresql") else ""
-            name = getattr(e.__cause__, "name", None) or e.name or "its driver"
-            raise UserError(f"study storage {hide_password(url)} needs {name}, which is not "
-                            f"installed{hint}") from None
+            raise _no_driver(url, e) from None
         except Exception as e:  # noqa: BLE001 - SQLAlchemy/driver errors are many and untyped
             if attempt == 4:
                 why = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 raise UserError(f"cannot open study storage {hide_password(url)}: {why}"
                                 ) from None
             time.sleep(0.5 * (attempt + 1))
+
+
+def check_storage(url: str) -> None:
+    """Refuse, before any work, a ``--storage`` that SQLAlchemy cannot parse, whose driver is
+    not installed, or (SQLite) whose file cannot be written; and bad heartbeat settings."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    heartbeat_settings()
+    url = _with_driver(url)
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except ArgumentError as e:
+        raise UserError(f"--storage {hide_password(url)}: not a database URL ({e})") from None
+    except ImportError as e:
+        raise _no_driver(url, e) from None
+    if url.startswith("sqlite:///"):
+        check_output(Path(url.removeprefix("sqlite:///").partition("?")[0]), "--storage",
+                     folder=False)
+
+
+def _with_driver(url: str) -> str:
+    for plain in ("postgres://", "postgresql://"):  # no driver named: the one we install
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url.removeprefix(plain)
+    return url
+
+
+def _no_driver(url: str, e: ImportError) -> UserError:
+    hint = f": {DRIVER_HINT}" if url.startswith("postgresql") else ""
+    name = getattr(e.__cause__, "name", None) or e.name or "its driver"
+    return UserError(f"study storage {hide_password(url)} needs {name}, which is not "
+                     f"installed{hint}")
 
 
 def hide_password(url: str) -> str:
