@@ -214,8 +214,9 @@ def test_a_folder_scan_takes_every_format_pillow_reads(capsys, tmp_path):
     assert code == 0 and report["images_found"] == report["decodable"] == 12
 
 
-def test_fetched_posters_are_readable_by_everyone(capsys, tmp_path):
-    old = os.umask(0o022)
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664)])
+def test_fetched_posters_have_the_umasks_permissions(capsys, tmp_path, umask, mode):
+    old = os.umask(umask)
     try:
         save_image(tmp_path / "src" / "a.png")
         table = write_table(tmp_path / "t.csv", [{"id": "a", "image": "src/a.png"}])
@@ -224,7 +225,7 @@ def test_fetched_posters_are_readable_by_everyone(capsys, tmp_path):
         os.umask(old)
     assert code == 0
     for written in (tmp_path / "ds" / "posters" / "a.png", tmp_path / "ds" / "movies.csv"):
-        assert stat.S_IMODE(written.stat().st_mode) == 0o644, written
+        assert stat.S_IMODE(written.stat().st_mode) == mode, written
 
 
 def test_long_steps_log_progress_lines_without_a_terminal(capsys, monkeypatch):

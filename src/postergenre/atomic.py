@@ -15,13 +15,16 @@ from typing import Any
 from .errors import UserError
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file: results are shared
+def file_mode() -> int:
+    """The permissions ``open()`` gives a new file under the process's umask (read from
+    ``/proc`` where it can be: setting the umask to read it races with other threads)."""
+    try:
+        with open("/proc/self/status") as f:
+            mask = next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
 
 
 def check_output(path: str | os.PathLike, option: str, folder: bool = True) -> Path:
@@ -51,7 +54,7 @@ def new_temp(folder: Path, prefix: str, suffix: str) -> Path:
     owner-only files)."""
     fd, name = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
     try:
-        os.fchmod(fd, FILE_MODE)
+        os.fchmod(fd, file_mode())
     finally:
         os.close(fd)
     return Path(name)
