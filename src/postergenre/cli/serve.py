@@ -73,6 +73,10 @@ def index(
     """Write the comparable-films index into a run's bundle: its training catalogue's
     posters, embedded (from the cache where it has them) and reduced by PCA, with their
     thumbnails."""
+    from ..training.run import COMPLETE, is_complete
+
+    if run.is_dir() and not is_complete(run):  # as `report` refuses it
+        raise UserError(f"{run}: unfinished run (no {COMPLETE} marker); wait for train to end")
     from ..serve import index_run
 
     try:
