@@ -17,6 +17,7 @@ from PIL import Image
 
 from postergenre import atomic, progress
 from postergenre.cache import ArrayStore
+from postergenre.cli import main
 from postergenre.data.splits import Split
 from postergenre.errors import UserError
 from postergenre.predict import Prediction, expand_inputs
@@ -200,6 +201,20 @@ def test_options_that_cannot_go_together_are_refused(capsys, no_command_work, tm
     code, _, err = run(capsys, ["predict", tmp_path / "model", tmp_path, *options])
     named = [o for o in options if o.startswith("--")]
     assert code == 2 and all(o in one_line(err) for o in named) and "together" in err
+
+
+@pytest.mark.parametrize("options", [["--folds", "4"], ["--test", "0.2"]])
+def test_new_split_options_are_refused_with_a_kept_split(capsys, no_command_work, tmp_path,
+                                                         options):
+    split = tmp_path / "split.json"
+    Split({"a": "test", "b": "fold0"}, 3, 0.15, 0, "fp").save(split)
+    code, _, err = run(capsys, ["train", tmp_path / "d", "--out", tmp_path / "run",
+                                "--split", split, *options])
+    assert code == 2 and f"{' '.join(options)} would make a new split, but {split} exists" \
+        in one_line(err)
+    with pytest.raises(AssertionError, match="the dataset was read"):  # the split's own values
+        main([str(a) for a in ["train", tmp_path / "d", "--out", tmp_path / "run", "--split",
+                               split, "--folds", "3", "--test", "0.15"]])
 
 
 def test_a_folder_scan_takes_every_format_pillow_reads(capsys, tmp_path):

@@ -83,6 +83,7 @@ def train(
     check_out(out)  # before any work
     check_output(out, "--out")
     o.split_file(split)
+    _no_new_split(split or out / "split.json", folds, test)
     cache = o.cache_dir(cache)
     runner = make_engine(engine, address)
     base = TrainConfig()
@@ -126,6 +127,22 @@ OPTION = {"head.kind": "--head", "head.loss": "--loss", "fusion.inputs": "--ocr"
 
 def _configured(base, values: dict):
     return o.configured(base, values, OPTION)
+
+
+def _no_new_split(kept: Path, folds: int | None, test: float | None) -> None:
+    """``--folds``/``--test`` other than those of the split that is kept (``--split``, else the
+    run's own) cannot apply: refused, naming both."""
+    from ..data.splits import Split
+
+    if (folds is None and test is None) or not kept.is_file():
+        return
+    s = Split.load(kept)
+    differ = ([f"--folds {folds}"] if folds not in (None, s.folds) else []) + (
+        [f"--test {test}"] if test is not None and abs(test - s.test_fraction) > 1e-9 else [])
+    if differ:
+        raise UserError(f"{' and '.join(differ)} would make a new split, but {kept} exists "
+                        f"({s.folds} folds, test {s.test_fraction}) and is kept; drop "
+                        f"{'them' if len(differ) > 1 else 'it'} or name a new --split")
 
 
 def _f(value: float | None) -> str:
