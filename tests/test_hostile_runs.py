@@ -220,3 +220,12 @@ def test_a_run_set_aside_by_a_killed_train_comes_back(tmp_path, capsys):
     assert (tmp_path / "run" / "metrics.json").read_text() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
     assert f"restored from .run.old-{dead}" in capsys.readouterr().err
+
+
+def test_a_valid_record_without_a_cv_figure_is_listed_with_a_dash(tmp_path, capsys):
+    runs = tmp_path / "runs"
+    edit_json("metrics.json", lambda m: m["cv"]["summary"]["metrics"].pop("macro_map"))(
+        good_run(runs / "no-cv-map"))
+    code, _, err = run_cli(capsys, ["report", "--runs", runs, "--out", tmp_path / "lb.html"])
+    assert code == 0, err
+    assert f'data-run="{runs / "no-cv-map"}"' in (tmp_path / "lb.html").read_text()
