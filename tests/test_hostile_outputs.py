@@ -19,6 +19,7 @@ from postergenre import atomic, progress
 from postergenre.cache import ArrayStore
 from postergenre.cli import main
 from postergenre.data.splits import Split
+from postergenre.data.table import normalise_id
 from postergenre.errors import UserError
 from postergenre.predict import Prediction, expand_inputs
 
@@ -224,6 +225,7 @@ def test_a_folder_scan_takes_every_format_pillow_reads(capsys, tmp_path):
     (data / "notes.h5").write_bytes(b"\x89HDF\r\n\x1a\n")  # a format Pillow only identifies
     assert data / "m00.avif" in expand_inputs([data])
     assert data / "notes.h5" not in expand_inputs([data])
+    assert normalise_id("posters/m00.avif") == "m00"  # an id given as its file name
     code, out, _ = run(capsys, ["data", "check", data, "--json", "--out", tmp_path / "c"])
     report = json.loads(out)
     assert code == 0 and report["images_found"] == report["decodable"] == 12

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..errors import UserError
 from .fields import METADATA
+from .images import IMAGE_SUFFIXES
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".ndjson", ".json")
 ID_CANDIDATES = ("imdb_id", "id", "movie_id", "tconst", "imdbid", "poster_id", "image_id", "file")
@@ -29,7 +30,6 @@ MISSING_CELLS = ("nan", "none", "null", "[]")  # a whole genre cell reading like
 _RANKED = re.compile(r"^genre[_ ]?\d+$", re.IGNORECASE)
 _SPLIT = re.compile(r"\s*[|,;/]\s*")
 _EDGES = re.compile(r"^[\s'\"]+|[\s'\"]+$")
-_IMAGE_LIKE = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 _HEAD_BYTES = 8192
 
 
@@ -181,7 +181,7 @@ def normalise_id(value: object) -> str | None:
     if not text:
         return None
     name = Path(text).name
-    return Path(name).stem if Path(name).suffix.lower() in _IMAGE_LIKE else name
+    return Path(name).stem if Path(name).suffix.lower() in IMAGE_SUFFIXES else name
 
 
 def normalise_genre(name: object) -> str:
