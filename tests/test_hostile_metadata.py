@@ -122,10 +122,11 @@ def test_posters_without_a_row_and_fields_the_model_does_not_read_are_noted(caps
     for image in images:
         Image.fromarray(poster((200, 0, 0))).save(image)
     table = tmp_path / "meta.csv"
-    pd.DataFrame({"imdb_id": ["tt0"], "title": ["Night of the Dead"]}).to_csv(table, index=False)
+    pd.DataFrame({"imdb_id": ["tt0", "tt1"], "title": ["Night of the Dead", None]}).to_csv(
+        table, index=False)
     code, out, err = run_cli(capsys, ["predict", model, *images, "--metadata", table, "--json"])
     assert code == 0 and len(out.splitlines()) == 3
-    assert "note: meta.csv: no row for 2 of 3 posters (e.g. tt1.png)" in err
+    assert "note: meta.csv: no row (or only empty cells) for 2 of 3 posters (e.g. tt1.png)" in err
     assert "note: the model does not read title (it reads poster)" in err
 
 

@@ -109,10 +109,11 @@ def file_records(files: list[Path], given: dict[str, Any], metadata: Path | None
         rows = [table.loc[f.stem].to_dict() if f.stem in table.index else {} for f in files]
         records = [{"poster": f, **{k: v for k, v in r.items() if not is_null(v)}}
                    for f, r in zip(files, rows, strict=True)]
-        alone = [f for f, r in zip(files, rows, strict=True) if not r]
+        alone = [f for f, r in zip(files, records, strict=True) if len(r) == 1]
         if alone:
-            notes.append(f"{metadata.name}: no row for {len(alone)} of {len(files)} posters "
-                         f"(e.g. {alone[0].name}); they are answered without metadata")
+            notes.append(f"{metadata.name}: no row (or only empty cells) for {len(alone)} of "
+                         f"{len(files)} posters (e.g. {alone[0].name}); they are answered "
+                         "without metadata")
         odd = [f"{k} of {f.stem}: {why}" for f, r in zip(files, records, strict=True)
                for k, v in r.items() if (why := _text_note(v))]
         if odd:
