@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from .service import Service, service
 
@@ -25,6 +25,11 @@ def pages() -> APIRouter:
     @router.get("/")
     async def page() -> HTMLResponse:
         return HTMLResponse((STATIC / "index.html").read_text(encoding="utf-8"))
+
+    @router.get("/favicon.ico")
+    async def favicon() -> Response:
+        """No icon (pages that name none, such as the report, ask for this)."""
+        return Response(status_code=204)
 
     @router.get("/report")
     async def report(svc: Svc) -> HTMLResponse:
