@@ -5,7 +5,8 @@ A ``Typed`` subclass is a frozen dataclass whose fields are ``int``, ``float``, 
 ``from_json`` checks a whole document against them first: an unknown or missing key, a
 string, NaN or infinity where a number belongs, or a list where an object belongs is a
 ``UserError`` naming the source and the key (``m.json: test.macro_map must be a finite
-number, not 'inf'``). ``to_json`` writes the same layout back, leaving out a field that
+number, not 'inf'``); ``read`` does the same for a JSON file (a missing or unparsable one is
+a ``UserError`` naming it). ``to_json`` writes the same layout back, leaving out a field that
 has a default and holds it.
 """
 
