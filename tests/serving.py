@@ -64,7 +64,7 @@ def build_served_bundle(out: Path) -> Path:
                 {"pool": encoder}, dims=4, about={"backbones": ["pool"]})
     encoder.unlink()
     files = out.parent / f"{out.name}-posters"
-    files.mkdir()
+    files.mkdir(exist_ok=True)
     paths = [files / f"{film}.png" for film in ids]
     for path, arr in zip(paths, catalogue_posters(), strict=True):
         path.write_bytes(png(arr))
