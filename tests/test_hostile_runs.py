@@ -111,6 +111,13 @@ BROKEN: dict[str, tuple[Callable[[Path], None], str]] = {
     "other-predictions": (other_runs_predictions,
                           r"predictions_test\.csv: gives test macro mAP 0\.\d{4}, but "
                           r"metrics\.json states 0\.\d{4} \(test\.macro_map\)"),
+    "count-mismatch": (edit_json("metrics.json", lambda m: m["data"].update(n_test=41)),
+                       r"metrics\.json: test\.n_samples must be the test movies' count "
+                       r"\(data\.n_test, 41\), not 40"),
+    "missing-column": (edit_predictions(lambda t: t.drop(columns=["Horror"])),
+                       r"predictions_test\.csv: no column 'Horror'"),
+    "no-rows": (edit_predictions(lambda t: t.iloc[:0]),
+                r"predictions_test\.csv: holds no test predictions"),
     "unfinished": (lambda run: (run / "COMPLETE").unlink(), r"unfinished"),
 }
 

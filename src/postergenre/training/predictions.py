@@ -53,8 +53,11 @@ def read_predictions(run: Path, record: RunRecord) -> Predictions:
     except (OSError, ValueError) as e:
         raise UserError(f"{path}: unreadable ({e})") from None
     missing = [c for c in ("id", "true", "predicted", *genres) if c not in table.columns]
-    if missing or table.empty:
-        raise UserError(f"{path}: no test predictions (missing columns {missing})")
+    if missing:
+        raise UserError(f"{path}: no column {missing[0]!r} (it holds id, true, predicted and "
+                        "one column per genre of the run)")
+    if table.empty:
+        raise UserError(f"{path}: holds no test predictions")
     ids = table["id"]
     twice = ids[ids.duplicated()]
     if (ids == "").any() or len(twice):

@@ -213,6 +213,9 @@ class RunRecord(Typed):
         missing = [g for g in genres if g not in self.test.per_genre]
         if missing:
             raise Invalid("test.per_genre", f"has no entry for genre {missing[0]!r}")
+        if self.test.n_samples != self.data.n_test:
+            raise Invalid("test.n_samples", f"must be the test movies' count (data.n_test, "
+                          f"{self.data.n_test}), not {self.test.n_samples}")
 
     def headline(self) -> Headline:
         """The headline figures, as the bundle carries them."""
