@@ -143,3 +143,20 @@ def test_train_merges_an_id_in_several_rows_by_the_same_rule(tmp_path):
     assert any(n.startswith("movies.csv: 1 id(s) in several rows, merged field by field; "
                             "1 field(s) whose rows disagree are left out (e.g. tt0000: title "
                             "'A' or 'B')") for n in ds.notes), ds.notes
+
+
+def test_the_api_takes_the_same_texts(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from postergenre.bundle import load_bundle
+    from postergenre.serve import create_app
+
+    image = tmp_path / "a.png"
+    Image.fromarray(poster((200, 0, 0))).save(image)
+    files = {"files": ("a.png", image.read_bytes(), "image/png")}
+    with TestClient(create_app(load_bundle(build_bundle(tmp_path / "model")), Limits())) as c:
+        assert c.post("/v1/predict", files=files,
+                      data={"title": "x" * MAX_TEXT_CHARS}).status_code == 200
+        refused = c.post("/v1/predict", files=files, data={"title": "x" * (MAX_TEXT_CHARS + 1)})
+        assert refused.status_code == 422 and refused.json()["field"] == "title"
+        assert "100000 characters" in refused.json()["error"]
