@@ -15,6 +15,11 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+# These import load_bundle and produce_files by name: imported before a test patches those,
+# so that none keeps a stand-in.
+import postergenre.bundle.similar
+import postergenre.features.specs
+import postergenre.training.job  # noqa: F401
 from postergenre import atomic, progress
 from postergenre.cache import ArrayStore
 from postergenre.cli import main
@@ -70,7 +75,7 @@ def no_command_work(monkeypatch, no_work):  # noqa: F811 - the imported fixture
 
     for name in ("postergenre.features.producer.produce_files", "postergenre.compare.compare",
                  "postergenre.report.build_report", "postergenre.report.build_leaderboard",
-                 "postergenre.data.fetch.job.select", "postergenre.bundle.load_bundle"):
+                 "postergenre.data.fetch.job.select"):
         monkeypatch.setattr(name, work)
 
 
@@ -186,6 +191,17 @@ def test_long_file_names_are_whole_through_a_pipe(capsys, fake_model, tmp_path):
     assert code == 0 and "…" not in out
     for f in files:
         assert [line for line in out.splitlines() if str(f) in line and "Drama 0.90" in line]
+
+
+def test_file_names_like_markup_are_printed_as_they_are(capsys, fake_model, tmp_path):
+    odd = save_image(tmp_path / "[" / "b] [/b].png")  # a path with Rich tags in it
+    code, out, _ = run(capsys, ["predict", tmp_path / "model", odd])
+    assert code == 0 and str(odd) in out
+    data = genre_dataset(tmp_path / "d", ["Horror", "Drama", "Comedy"])
+    (data / "[bold] m99.png").write_text("not a poster")
+    code, out, _ = run(capsys, ["data", "check", data, "--out", tmp_path / "c"])
+    assert code == 0 and [line for line in out.splitlines()
+                          if line.startswith("bad file") and "[bold] m99.png" in line]
 
 
 def test_side_by_side_heads_each_poster_by_what_tells_it_apart(capsys, fake_model, tmp_path):

@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.text import Text
 
 T = TypeVar("T")
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, markup=False)  # messages hold file names: text, not markup
 LOG_EVERY_S = 30.0  # seconds between two progress lines when there is no terminal
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..atomic import check_output, write_json
@@ -69,7 +70,8 @@ def _print_check(r: dict, out: Path) -> None:
         t.add_row(k, str(v))
     console.print(t)
     for c in r["corrupt"][:50]:
-        console.print(f"[red]bad file[/red] {c['file']}: {c['reason']}", highlight=False)
+        console.print(f"[red]bad file[/red] {escape(c['file'])}: {escape(c['reason'])}",
+                      markup=True, highlight=False)
     if len(r["corrupt"]) > 50:
         console.print(f"... and {len(r['corrupt']) - 50} more (see check.json)")
     for g in r["duplicate_groups"][:10]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import UserError
@@ -125,7 +126,8 @@ def _print_report(r: dict) -> None:
     console.print(t)
     for reason, n in r["failures_by_reason"].items():
         see = f" (see {SEE[reason]})" if reason in SEE else ""
-        console.print(f"[red]{n} failed[/red] {reason}: {r['hints'][reason]}{see}", highlight=False)
+        why = escape(f"{reason}: {r['hints'][reason]}{see}")
+        console.print(f"[red]{n} failed[/red] {why}", markup=True, highlight=False)
     for note in r["notes"]:
         console.print(f"note: {note}", highlight=False)
     f = r["files"]

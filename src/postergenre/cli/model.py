@@ -76,6 +76,7 @@ def train(
     """Cross-validate, make the final model, test it once, write the run folder and bundle.
     Values of --config stand unless an option is given here."""
     from ..atomic import check_output
+    from ..data.splits import check_kept
     from ..training import TrainConfig
     from ..training import train as run_train
     from ..training.run import check_out
@@ -83,7 +84,7 @@ def train(
     check_out(out)  # before any work
     check_output(out, "--out")
     o.split_file(split)
-    _no_new_split(split or out / "split.json", folds, test)
+    check_kept(split or out / "split.json", folds, test)
     cache = o.cache_dir(cache)
     runner = make_engine(engine, address)
     base = TrainConfig()
@@ -127,22 +128,6 @@ OPTION = {"head.kind": "--head", "head.loss": "--loss", "fusion.inputs": "--ocr"
 
 def _configured(base, values: dict):
     return o.configured(base, values, OPTION)
-
-
-def _no_new_split(kept: Path, folds: int | None, test: float | None) -> None:
-    """``--folds``/``--test`` other than those of the split that is kept (``--split``, else the
-    run's own) cannot apply: refused, naming both."""
-    from ..data.splits import Split
-
-    if (folds is None and test is None) or not kept.is_file():
-        return
-    s = Split.load(kept)
-    differ = ([f"--folds {folds}"] if folds not in (None, s.folds) else []) + (
-        [f"--test {test}"] if test is not None and abs(test - s.test_fraction) > 1e-9 else [])
-    if differ:
-        raise UserError(f"{' and '.join(differ)} would make a new split, but {kept} exists "
-                        f"({s.folds} folds, test {s.test_fraction}) and is kept; drop "
-                        f"{'them' if len(differ) > 1 else 'it'} or name a new --split")
 
 
 def _f(value: float | None) -> str:
@@ -284,19 +269,12 @@ def evaluate(
     """Score a model bundle on a labelled dataset: F1s, mAP, per-genre AP/ROC AUC, ..."""
     from ..atomic import check_output, write_json, write_text
     from ..bundle import load_bundle
-    from ..data.splits import Split
     from ..evaluate import evaluate_bundle, summary_line
     from ..evaluation import render_markdown
 
-    o.split_file(split, made=False)
     if out is not None:
         check_output(out, "--out")
-    if part is not None and split is None:
-        raise UserError("--part needs --split (the split file the part is of)")
-    parts = Split.load(split) if split else None
-    part = part or "test"
-    if parts is not None:
-        parts.check_part(part)  # before the bundle and the dataset are read
+    parts, part = o.split_part(split, part)  # before the bundle and the dataset are read
     bundle = load_bundle(model)
     ds = dataset.open(data_dir)  # content hashes: the fingerprint the bundle recorded
     metrics = evaluate_bundle(bundle, ds, parts, part, allow_other_split=allow_other_split)

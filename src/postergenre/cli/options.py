@@ -17,6 +17,7 @@ from rich.console import Console, ConsoleDimensions
 from ..atomic import check_output
 from ..data.dataset import Columns
 from ..data.options import DatasetOptions
+from ..data.splits import TEST, Split
 from ..errors import UserError
 
 DataDir = Annotated[Path, typer.Argument(help="Dataset folder: images named by id plus a table.")]
@@ -33,7 +34,11 @@ UNLIMITED = 100_000  # columns through a pipe or into a file: a row is never cut
 class Output(Console):
     """stdout as Rich sees it, except that through a pipe or into a file it has no width
     limit, so a long file name is printed whole (never cut with '…') and a row stays one
-    line."""
+    line. Text is printed as it is (no markup unless asked for): a file named ``[/b].jpg``
+    is a name, not a tag."""
+
+    def __init__(self, **options) -> None:
+        super().__init__(**{"markup": False, **options})
 
     @property
     def size(self) -> ConsoleDimensions:
@@ -142,6 +147,18 @@ def split_file(path: Path | None, made: bool = True) -> None:
     ``made``, one that cannot be written."""
     if path is not None and (path.is_dir() or (made and not path.exists())):
         check_output(path, "--split", folder=False)
+
+
+def split_part(split: Path | None, part: str | None) -> tuple[Split | None, str]:
+    """The split (``--split``) and its part to score (``--part``, default test), checked
+    before any work."""
+    split_file(split, made=False)
+    if part is not None and split is None:
+        raise UserError("--part needs --split (the split file the part is of)")
+    parts = Split.load(split) if split else None
+    if parts is not None:
+        parts.check_part(part or TEST)
+    return parts, part or TEST
 
 
 def cache_dir(given: Path | None) -> Path:

@@ -187,7 +187,8 @@ def compare(
         table.add_row(*[row[i] for i in keep])
     console.print(table)
     for run, why in board.refused.items():
-        console.print(f"[yellow]not listed[/yellow] {escape(f'{run}: {why}')}", highlight=False)
+        console.print(f"[yellow]not listed[/yellow] {escape(f'{run}: {why}')}", markup=True,
+                      highlight=False)
     for note in board.notes:
         console.print(note, highlight=False)
     if out:

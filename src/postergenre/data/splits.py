@@ -117,6 +117,20 @@ def check_settings(folds: int, test: float, seed: int) -> None:
         raise UserError(f"seed must be an integer from 0 to 2**32-1, not {seed!r}")
 
 
+def check_kept(path: Path, folds: int | None, test: float | None) -> None:
+    """Refuse ``folds``/``test`` (given, so a new split's) other than those of the split
+    file at ``path`` that is kept, naming both."""
+    if (folds is None and test is None) or not path.is_file():
+        return
+    s = Split.load(path)
+    differ = ([f"--folds {folds}"] if folds not in (None, s.folds) else []) + (
+        [f"--test {test}"] if test is not None and abs(test - s.test_fraction) > 1e-9 else [])
+    if differ:
+        raise UserError(f"{' and '.join(differ)} would make a new split, but {path} exists "
+                        f"({s.folds} folds, test {s.test_fraction}) and is kept; drop "
+                        f"{'them' if len(differ) > 1 else 'it'} or name a new --split")
+
+
 def make_split(
     ids,
     hashes,
