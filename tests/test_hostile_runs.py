@@ -175,11 +175,14 @@ def test_the_leaderboard_page_lists_the_good_run_and_names_each_broken_one(runs,
         assert f"Not listed: {runs / name}: " in page
 
 
-def test_index_refuses_an_unfinished_run_like_report(runs, capsys):
+def test_index_refuses_an_unfinished_or_broken_run_like_report(runs, capsys):
     code, _, err = run_cli(capsys, ["index", runs / "unfinished"])
     assert code == 2
     assert err.strip() == (f"error: {runs / 'unfinished'}: unfinished run (no COMPLETE marker); "
                            "wait for train to end")
+    for name in ("rows-short", "inf"):  # the index leaves out the test ids the run records
+        code, _, err = run_cli(capsys, ["index", runs / name])
+        assert code == 2 and re.search(BROKEN[name][1], err.strip()), (name, err)
 
 
 def dead_pid() -> int:

@@ -73,10 +73,14 @@ def index(
     """Write the comparable-films index into a run's bundle: its training catalogue's
     posters, embedded (from the cache where it has them) and reduced by PCA, with their
     thumbnails."""
+    from ..training.predictions import read_predictions
+    from ..training.record import METRICS_FILE, read_record
     from ..training.run import COMPLETE, is_complete
 
     if run.is_dir() and not is_complete(run):  # as `report` refuses it
         raise UserError(f"{run}: unfinished run (no {COMPLETE} marker); wait for train to end")
+    if (run / METRICS_FILE).is_file():  # the index leaves out its test ids: the run's own
+        read_predictions(run, read_record(run))
     from ..serve import index_run
 
     try:
