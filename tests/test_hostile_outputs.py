@@ -159,6 +159,8 @@ def test_no_usable_temporary_folder_is_a_user_error(monkeypatch):
     (["tune", "{data}", "--timeout", "-1", "--out", "{tmp}/t"], "timeout"),
     (["tune", "{data}", "--storage", "nope://x", "--out", "{tmp}/t"], "--storage nope://x"),
     (["tune", "{data}", "--storage", "mysql://u@h/db", "--out", "{tmp}/t"], "needs MySQLdb"),
+    (["data", "fetch", "{tmp}/movies.csv", "--out", "{tmp}/ds", "--base-url", "ftp://h/p"],
+     "--base-url ftp://h/p: unsupported-scheme"),
 ])
 def test_options_are_checked_before_work(capsys, no_command_work, tmp_path, argv, named):
     split = tmp_path / "split.json"

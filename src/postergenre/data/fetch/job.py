@@ -19,7 +19,7 @@ from .options import FetchOptions, OptionError
 from .pool import Job, fetch_jobs
 from .storage import Layout, already_fetched, read_manifest, remove_temps, write_manifest
 from .summary import Selection, Tally, write_reports
-from .urls import resolve
+from .urls import check_base_url, resolve
 
 URL_CANDIDATES = tuple(
     "image poster poster_url posterurl poster_link image_url imageurl img img_url cover cover_url "
@@ -46,6 +46,10 @@ def fetch_table(
     start = time.perf_counter()
     table, layout = Path(table), Layout.of(Path(out))
     _check_out(table, layout)
+    try:
+        check_base_url(base_url)
+    except FetchFailure as f:
+        raise OptionError("base_url", "", f" {base_url}: {f.reason}: {f.detail}") from None
     sel = select(table, filters or Filters(), id_column, url_column)
     opts = options or FetchOptions()
     try:

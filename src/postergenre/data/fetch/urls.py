@@ -49,3 +49,10 @@ def resolve(value: object, base_url: str | None, table_dir: Path) -> tuple[str, 
         path = Path(text).expanduser()
         return str(path if path.is_absolute() else table_dir / path), True
     raise FetchFailure("unsupported-scheme", f"{scheme}:// in {text[:80]!r}")
+
+
+def check_base_url(base_url: str | None) -> None:
+    """``FetchFailure`` when a ``--base-url`` could never give a fetchable URL (a scheme fetch
+    does not take, an http URL with no host), before any row is read."""
+    if base_url and _SCHEME.match(base_url.strip()):
+        resolve("poster.jpg", base_url, Path())
