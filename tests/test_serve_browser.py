@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from postergenre.bundle import load_bundle
+from postergenre.features.year import FIRST, LAST
 from postergenre.serve import SimilarIndex, create_app
 
 from .bundles import GENRES, poster
@@ -110,6 +111,10 @@ def shot(page, path: Path, full_page=False) -> Path:
 
 
 def test_three_posters_show_inputs_thresholds_and_heatmaps(page, posters, artifacts):
+    header = page.locator("#model").inner_text()
+    assert header.startswith("Reads a film's poster") and "macro" not in header  # plain words
+    assert (page.get_attribute("#year", "min"), page.get_attribute("#year", "max")) == (
+        str(FIRST), str(LAST))  # the year field's own range, from /v1/model
     page.click("#details summary")
     page.fill("#title", "Red Night")
     page.fill("#year", "1980")
