@@ -4,6 +4,7 @@ thumbnails of the comparable films; years in the year field's own range; docs of
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -139,3 +140,21 @@ def test_the_run_folder_can_move(run, tmp_path):
     (moved / "report.html").write_text("<p>moved report</p>")
     with client_of(moved / "model") as client:
         assert "moved report" in client.get("/report").text
+
+
+def test_thumbnails_that_do_not_match_the_index_are_refused(run):
+    from safetensors.numpy import load_file, save
+
+    from postergenre.bundle.thumbnails import FILE
+    from postergenre.errors import UserError
+
+    model = run / "model"
+    arrays = load_file(str(model / FILE))
+    (model / FILE).write_bytes(save({"data": arrays["data"], "offsets": arrays["offsets"][:-1]}))
+    doc = json.loads((model / "bundle.json").read_text())
+    data = (model / FILE).read_bytes()
+    doc["files"][FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (model / "bundle.json").write_text(json.dumps(doc))
+    bundle = load_bundle(model)
+    with pytest.raises(UserError, match="thumbnails do not match"):
+        create_app(bundle, LIMITS, SimilarIndex.of(bundle))

@@ -6,7 +6,9 @@
 
 Written after the index (``add_thumbnails``), one per film in the index's order, registered in
 ``bundle.json`` like the index's files (so loading verifies them) and described in
-``similar.thumbnails``. About 1.5 KB a film (60 x 90 at most, WebP quality 60).
+``similar.thumbnails``. About 1.6 KB a film (60 x 90 at most, WebP quality 60): measured on
+1,500 of the shared posters, 30 MB for the default run's 20,387 films (its bundle grows by
+about a tenth), made in 8 ms a poster on two busy cores.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from safetensors.numpy import load_file, save
 
 from ..atomic import write_bytes, write_json
 from ..data.images import ImageError, load
+from ..errors import UserError
 from ..features.runtime import cpu_count
 from .format import META_FILE
 from .io import Bundle, _sha256
@@ -82,7 +85,7 @@ class Thumbnails:
         offsets = arrays["offsets"]
         if len(offsets) != len(ids) + 1 or np.any(np.diff(offsets) < 0) or offsets[-1] > len(
                 arrays["data"]):
-            return None
+            raise UserError(f"{bundle.path}: its thumbnails do not match its similar-films index")
         return cls(arrays["data"], offsets, {film: i for i, film in enumerate(ids)})
 
     def get(self, film: str) -> bytes | None:
