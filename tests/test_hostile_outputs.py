@@ -236,6 +236,13 @@ def test_new_split_options_are_refused_with_a_kept_split(capsys, no_command_work
                                split, "--folds", "3", "--test", "0.15"]])
 
 
+@pytest.mark.parametrize("option", [["--data", "d"], ["--bootstrap", "200"], ["--seed", "1"]])
+def test_one_runs_report_options_are_refused_with_runs(capsys, no_command_work, tmp_path,
+                                                       option):
+    code, _, err = run(capsys, ["report", "--runs", tmp_path, *option])
+    assert code == 2 and f"{option[0]}: for one run's report, not with --runs" in one_line(err)
+
+
 def test_a_folder_scan_takes_every_format_pillow_reads(capsys, tmp_path):
     data = genre_dataset(tmp_path / "d", ["Horror", "Drama", "Comedy"])
     Image.open(data / "m00.png").save(data / "m00.avif")

@@ -19,11 +19,12 @@ def report(
     data: Annotated[Path | None, typer.Option(
         help="Dataset folder, for the data section and posters (default: the one the run was "
         "trained on).")] = None,
-    bootstrap: Annotated[int, typer.Option(
-        min=100, max=100_000, help="Bootstrap resamples of the test movies, 100 to 100000.")
-    ] = 1000,
-    seed: Annotated[int, typer.Option(
-        min=0, max=2**32 - 1, help="Seed of the bootstrap, 0 to 2**32 - 1.")] = 0,
+    bootstrap: Annotated[int | None, typer.Option(
+        min=100, max=100_000, help="Bootstrap resamples of the test movies, 100 to 100000 "
+        "[default: 1000].")] = None,
+    seed: Annotated[int | None, typer.Option(
+        min=0, max=2**32 - 1, help="Seed of the bootstrap, 0 to 2**32 - 1 [default: 0].")
+    ] = None,
 ) -> None:
     """One self-contained HTML file that opens from disk: the data, the model's figures with
     95% bootstrap intervals, per-genre curves, examples and caveats of a finished run; or,
@@ -33,11 +34,15 @@ def report(
 
     t0 = time.perf_counter()
     if runs is not None and run_dir is None:
+        one_run = {"--data": data, "--bootstrap": bootstrap, "--seed": seed}
+        if given := [name for name, value in one_run.items() if value is not None]:
+            raise UserError(f"{', '.join(given)}: for one run's report, not with --runs")
         _check_out(out, runs / "leaderboard.html")
         path = build_leaderboard(runs, out)
     elif run_dir is not None and runs is None:
         _check_out(out, run_dir / "report.html")
-        path = build_report(run_dir, out, data, bootstrap, seed)
+        path = build_report(run_dir, out, data, 1000 if bootstrap is None else bootstrap,
+                            seed or 0)
     else:
         raise UserError("give a run folder or --runs FOLDER (not both)")
     print(f"report: {path} ({path.stat().st_size / 2**20:.1f} MB, "
