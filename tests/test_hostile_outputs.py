@@ -33,8 +33,9 @@ from .test_fetch import write_table
 from .test_hostile import genre_dataset, no_work, one_line, run  # noqa: F401 - a fixture
 
 # Where an output cannot go: /proc takes no new file, /sys is read-only even for root, a path
-# below a file, and a file where a folder belongs (or a folder where a file belongs).
-PLACES = ["proc", "sys", "under a file", "wrong kind"]
+# below a file, a file where a folder belongs (or a folder where a file belongs), a name too
+# long for the file system, a link to nothing.
+PLACES = ["proc", "sys", "under a file", "wrong kind", "name too long", "dangling link"]
 
 
 def place(tmp_path: Path, where: str, folder: bool) -> Path:
@@ -42,8 +43,11 @@ def place(tmp_path: Path, where: str, folder: bool) -> Path:
     taken.write_text("precious\n")
     if where == "wrong kind":
         return taken if folder else tmp_path
+    if where == "dangling link":
+        (tmp_path / "link").symlink_to(tmp_path / "nowhere" / "x")
+        return tmp_path / "link"
     base = {"proc": Path("/proc/postergenre-test"), "sys": Path("/sys/postergenre-test"),
-            "under a file": taken / "x"}[where]
+            "under a file": taken / "x", "name too long": tmp_path / ("n" * 300)}[where]
     return base if folder else base / "out.file"
 
 
@@ -92,7 +96,7 @@ def test_an_output_that_cannot_be_written_is_refused_before_work(capsys, no_comm
     assert code == 2 and str(out) in one_line(err), err
     assert sorted(tmp_path.rglob("*")) == before  # nothing made, nothing left behind
     assert (tmp_path / "taken").read_text() == "precious\n"
-    assert where == "wrong kind" or not out.exists()
+    assert where in ("wrong kind", "dangling link") or not os.path.lexists(out)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder")
@@ -114,6 +118,17 @@ def test_an_os_error_at_write_time_is_one_line_naming_the_file(capsys, monkeypat
     code, _, err = run(capsys, ["data", "split", data, "--folds", "3", "--out", out])
     assert code == 2 and one_line(err) == f"error: {out}: cannot write (No space left on device)"
     assert list(out.parent.iterdir()) == []  # no temporary file left
+
+
+def test_an_os_error_no_command_foresaw_is_one_line_naming_the_file(capsys, monkeypatch,
+                                                                     tmp_path):
+    def vanished(*args, **kwargs):
+        raise OSError(errno.EIO, os.strerror(errno.EIO), str(tmp_path / "m00.png"))
+
+    monkeypatch.setattr("postergenre.cli.data.check_dataset", vanished)
+    data = genre_dataset(tmp_path / "d", ["Horror", "Drama", "Comedy"])
+    code, _, err = run(capsys, ["data", "check", data, "--out", tmp_path / "c"])
+    assert code == 2 and one_line(err) == f"error: {tmp_path / 'm00.png'}: Input/output error"
 
 
 def test_write_errors_name_the_file_and_other_errors_pass(tmp_path):

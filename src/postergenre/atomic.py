@@ -33,6 +33,17 @@ def check_output(path: str | os.PathLike, option: str, folder: bool = True) -> P
     under a file, a folder (or the nearest existing one above it) where no file can be
     created. ``UserError`` naming ``option`` and the path; nothing is left behind."""
     path = Path(path)
+    try:
+        _check_place(path, option, folder)
+    except OSError as e:  # a name too long, a loop of links, ...
+        raise UserError(f"{path}: {e.strerror or e}; choose another {option}") from None
+    return path
+
+
+def _check_place(path: Path, option: str, folder: bool) -> None:
+    if path.is_symlink() and not path.exists():
+        raise UserError(f"{path}: a link to nothing ({os.readlink(path)}); choose another "
+                        f"{option}")
     if folder and path.exists() and not path.is_dir():
         raise UserError(f"{path}: is a file, not a folder; choose another {option}")
     if not folder and path.is_dir():
@@ -46,7 +57,6 @@ def check_output(path: str | os.PathLike, option: str, folder: bool = True) -> P
     except OSError as e:
         raise UserError(f"{path}: cannot write in {existing} ({e.strerror or e}); choose "
                         f"another {option}") from None
-    return path
 
 
 def new_temp(folder: Path, prefix: str, suffix: str) -> Path:

@@ -1,10 +1,13 @@
 """The ``postergenre`` command: a thin Typer shell over the library.
 
-Every ``UserError`` and command-line usage error ends as one line on stderr and exit code 2.
+Every ``UserError`` and command-line usage error ends as one line on stderr and exit code 2;
+so does an OS error no command foresaw (a disk that fills, a folder that vanishes), naming
+its file.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 
@@ -50,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except click.UsageError as e:
         print(f"error: {e.format_message()}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader of stdout has gone (`| head`): stop, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+        return 1
+    except OSError as e:  # the last resort: one line naming the file, never a traceback
+        where = " → ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        print(f"error: {where or type(e).__name__}: {e.strerror or e}", file=sys.stderr)
         return 2
     except click.exceptions.Exit as e:
         rv = e.exit_code
