@@ -251,6 +251,13 @@ def test_new_split_options_are_refused_with_a_kept_split(capsys, no_command_work
                                split, "--folds", "3", "--test", "0.15"]])
 
 
+def test_a_tables_column_is_refused_with_a_folder(capsys, no_command_work, tmp_path):
+    code, _, err = run(capsys, ["embed", tmp_path, "--column", "poster", "--cache",
+                                tmp_path / "cache"])
+    assert code == 2 and f"--column is for a table of poster paths; {tmp_path}" in one_line(err)
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("option", [["--data", "d"], ["--bootstrap", "200"], ["--seed", "1"]])
 def test_one_runs_report_options_are_refused_with_runs(capsys, no_command_work, tmp_path,
                                                        option):

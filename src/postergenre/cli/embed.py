@@ -39,9 +39,9 @@ def embed(
     posters: Annotated[Path, typer.Argument(
         help="A folder of posters (a dataset folder), or a table (CSV, Parquet, ...) with a "
         "column of poster paths.")],
-    column: Annotated[str, typer.Option(
-        help="The table's column of poster paths (relative ones: to the table's "
-        "folder).")] = "path",
+    column: Annotated[str | None, typer.Option(
+        help="The table's column of poster paths (relative ones: to the table's folder) "
+        "[default: path].")] = None,
     config: Annotated[Path | None, typer.Option(
         help="A config.json (from a run or `tune`): make what its model reads.")] = None,
     model: Annotated[str | None, typer.Option(
@@ -100,17 +100,20 @@ def embed(
     return 0
 
 
-def _poster_files(posters: Path, column: str) -> list[Path]:
+def _poster_files(posters: Path, column: str | None) -> list[Path]:
     """The image files under a folder, or the paths in a table's ``column``."""
     from ..data import table
     from ..predict import expand_inputs
 
     if posters.is_dir():
+        if column is not None:
+            raise UserError(f"--column is for a table of poster paths; {posters} is a folder")
         files = expand_inputs([posters])
     elif not posters.exists():
         raise UserError(f"{posters}: no such file or folder")
     else:
         df = table.read_table(posters)
+        column = column or "path"
         table.require_column(df, column, posters, "--column")
         files = [posters.parent / str(v) for v in df[column] if not table.is_null(v)]
     if not files:
