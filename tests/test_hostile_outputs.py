@@ -229,7 +229,8 @@ def test_side_by_side_heads_each_poster_by_what_tells_it_apart(capsys, fake_mode
 
 
 @pytest.mark.parametrize("options", [["--json", "--csv"], ["--csv", "--side-by-side"],
-                                     ["--json", "--rank-by", "Drama"]])
+                                     ["--json", "--rank-by", "Drama"], ["--csv", "--top", "3"],
+                                     ["--side-by-side", "--top", "3"]])
 def test_options_that_cannot_go_together_are_refused(capsys, no_command_work, tmp_path,
                                                      options):
     code, _, err = run(capsys, ["predict", tmp_path / "model", tmp_path, *options])

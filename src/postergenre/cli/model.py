@@ -146,8 +146,8 @@ def predict(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV: file, genres, one column a genre.")
                       ] = False,
-    top: Annotated[int, typer.Option(min=1, max=1000,
-                                     help="Genres shown per poster in the table.")] = 5,
+    top: Annotated[int | None, typer.Option(
+        min=1, max=1000, help="Genres shown per poster in the table [default: 5].")] = None,
     side_by_side: Annotated[bool, typer.Option(
         help="Table of genres × posters, to compare poster variants.")] = False,
     rank_by: Annotated[str, typer.Option(
@@ -171,7 +171,7 @@ def predict(
     from ..bundle import load_bundle
     from ..predict import expand_inputs, file_records, predict_files, predict_records
 
-    o.one_of(json=as_json, csv=as_csv, side_by_side=side_by_side)
+    o.one_of(json=as_json, csv=as_csv, side_by_side=side_by_side, top=top is not None)
     o.one_of(json=as_json, csv=as_csv, rank_by=bool(rank_by))  # a table's order
     runner = make_engine(engine, address)
     bundle = load_bundle(model)
@@ -213,7 +213,7 @@ def predict(
         elif not p.error:
             table.append(p)
     if table:
-        _print_table(table, bundle.genres, wanted, top, side_by_side)
+        _print_table(table, bundle.genres, wanted, top or 5, side_by_side)
     if not n_ok:
         print("error: none of the given posters could be read", file=sys.stderr)
         return 1
