@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
+from postergenre.evaluation.bootstrap import calibration_shift
 from postergenre.evaluation.calibration import (
     Calibration,
     choose_method,
@@ -19,6 +22,11 @@ from postergenre.evaluation.rules import (
     fit_rules,
     input_sets,
 )
+from postergenre.report.curves import by_inputs
+from postergenre.report.html import Numbers
+from postergenre.training.record import RunRecord
+
+from .records import fake_record
 
 
 def overconfident(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -83,3 +91,34 @@ def test_each_record_is_answered_by_the_rule_of_the_inputs_it_gave():
     with pytest.raises(ValueError, match="one rule for each"):
         DecisionRules.from_json(doc, 3)
     assert chosen["method"] in ("platt", "beta")
+
+
+def test_calibration_shift_brackets_its_figures_and_shows_the_gain():
+    y, p = overconfident(3000)
+    after = fit_calibration(y[:1500], p[:1500], "beta").apply(p[1500:])
+    shift = calibration_shift(y[1500:], p[1500:], after, n_boot=200, seed=1)
+    for when in ("before", "after"):
+        s = shift[when]
+        assert s["ece_ci"][0] <= s["ece"] <= s["ece_ci"][1]
+        assert s["brier_ci"][0] <= s["brier"] <= s["brier_ci"][1]
+        assert sum(s["count"]) == y[1500:].size
+        assert s["ece"] == pytest.approx(ece(y[1500:], p[1500:] if when == "before" else after))
+    assert shift["after"]["ece_ci"][1] < shift["before"]["ece_ci"][0]
+    assert shift["after"]["brier"] < shift["before"]["brier"]
+    assert shift == calibration_shift(y[1500:], p[1500:], after, n_boot=200, seed=1)
+
+
+def test_report_shows_reliability_before_and_after_for_each_input_set():
+    y, p = overconfident(1000)
+    after = fit_calibration(y, p, "platt").apply(p)
+    doc = fake_record("fusion", "s", 0.4, ["A", "B", "C"])
+    doc["calibration"] = {label: calibration_shift(y, p, after, n_boot=100)
+                          for label in ("poster", "poster+title")}
+    record = RunRecord.from_json(doc, "test")
+    html = by_inputs(SimpleNamespace(record=record), Numbers(record))
+    for label in ("poster", "poster+title"):
+        for when in ("before", "after"):
+            path = f'[&quot;calibration&quot;, &quot;{label}&quot;, &quot;{when}&quot;, '
+            assert path + '&quot;ece&quot;]' in html and path + '&quot;brier&quot;]' in html
+    assert html.count("data:image/png;base64,") == 1
+    assert "ECE before" in html and "Brier after" in html

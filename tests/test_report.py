@@ -13,15 +13,15 @@ import pytest
 
 from postergenre.cli import main
 from postergenre.evaluation import compute_metrics
-from postergenre.evaluation.metrics import HEADLINE
-from postergenre.report import build_leaderboard, build_report
-from postergenre.report.bootstrap import (
+from postergenre.evaluation.bootstrap import (
     METRIC_KEYS,
     PER_GENRE_KEYS,
     bootstrap_intervals,
     resample_counts,
     weighted_metrics,
 )
+from postergenre.evaluation.metrics import HEADLINE
+from postergenre.report import build_leaderboard, build_report
 from postergenre.report.figures import genre_colours
 from postergenre.report.html import Numbers
 from postergenre.report.load import load_run

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from ..atomic import write_text
 from ..errors import UserError
+from ..evaluation.bootstrap import bootstrap_intervals
 from . import html as H
-from .bootstrap import bootstrap_intervals
 from .caveats import caveats_section
 from .curves import calibration, confusion, curves, reliability, training_curves
 from .data import data_section, labelled, train_counts

@@ -11,6 +11,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 
 from ..evaluation.calibration import BINS
 from ..evaluation.calibration import reliability as calibration
+from ..training.record import CalibrationShift
 from . import html as H
 from .figures import NEUTRAL, OTHER, figure, figure_uri, heatmap
 from .load import Run
@@ -123,14 +124,19 @@ def by_inputs(run: Run, nums: H.Numbers) -> str:
                             "predictions; each method below was fitted on four folds' "
                             "predictions and scored on the fifth's ('none': the model's "
                             "scores as they are).") + H.table(["method", "ECE", "Brier"], rows))
-    recorded = run.record.ablation or {}
-    rows = [[H.esc(what), nums.metric("ablation", what, "all", "ece"),
-             nums.metric("ablation", what, "all", "brier")]
-            for what, result in recorded.items() if result["all"].ece is not None]
-    if rows:
+    shifts = run.record.calibration or {}
+    if shifts:
+        rows = [[H.esc(what), *(_with_ci(run, nums, what, when, key) for key in ("ece", "brier")
+                                for when in ("before", "after"))] for what in shifts]
         parts.append(H.note("On the test part, by the inputs each movie was given (the other "
-                            "inputs withheld), each set answered by its own calibration:")
-                     + H.table(["inputs given", "ECE", "Brier"], rows))
+                            "inputs withheld): the model's scores before calibration and the "
+                            "probabilities shown after it, each set by its own calibration "
+                            "(95% bootstrap intervals over the test movies):")
+                     + H.table(["inputs given", "ECE before", "ECE after", "Brier before",
+                                "Brier after"], rows)
+                     + H.img(_shift_figure(shifts), "reliability before and after calibration, "
+                             "per set of inputs", "Grey: the model's scores; black: the "
+                             "calibrated probabilities; dashed: perfect calibration."))
     return "".join(parts)
 
 
@@ -190,3 +196,33 @@ def training_curves(run: Run, nums: H.Numbers) -> str:
     return H.img(figure_uri(fig), "training curves per fold",
                  f"Grey: training loss; orange: the validation fold's score after each epoch. "
                  f"Dotted: the epoch kept by early stopping ({best_text or '–'}).")
+
+
+def _with_ci(run: Run, nums: H.Numbers, what: str, when: str, key: str) -> str:
+    """A recorded ECE or Brier score and its recorded bootstrap interval."""
+    bounds = run.record.at("calibration", what, when, f"{key}_ci")
+    return (nums.metric("calibration", what, when, key) + " "
+            + nums.interval(f"calibration.{what}.{when}.{key}", bounds))
+
+
+def _shift_figure(shifts: dict[str, CalibrationShift]) -> str:
+    """One reliability panel per set of inputs: before (grey) and after (black)."""
+    cols = min(3, len(shifts))
+    rows = math.ceil(len(shifts) / cols)
+    fig = figure(3.2 * cols, 3.0 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False).ravel())
+    for ax, (what, shift) in zip(axes, shifts.items(), strict=False):
+        ax.plot([0, 1], [0, 1], color=OTHER, ls="--", lw=1)
+        for rel, colour in ((shift.before, NEUTRAL), (shift.after, "black")):
+            pts = [(c, o) for c, o in zip(rel.confidence, rel.observed, strict=True)
+                   if c is not None and o is not None]
+            ax.plot(*zip(*pts, strict=True), "o-", color=colour, ms=3)
+        ax.set_title(f"{what}\nECE {shift.before.ece:.3f} \u2192 {shift.after.ece:.3f}",
+                     fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("probability", fontsize=8)
+        ax.set_ylabel("share true", fontsize=8)
+    for ax in axes[len(shifts):]:
+        ax.set_visible(False)
+    return figure_uri(fig)

@@ -15,6 +15,7 @@ from functools import partial
 import numpy as np
 
 from ..evaluation import DecisionRule, compute_metrics
+from ..evaluation.bootstrap import calibration_shift
 from ..evaluation.rules import DecisionRules, SetPredictions, input_sets
 from ..features.inputs import Inputs
 from ..features.specs import InputSpec
@@ -47,16 +48,27 @@ def withhold(inputs: Inputs, sources: list[InputSpec], keep: tuple[str, ...]) ->
 
 
 def ablation(model: Estimator, inputs: Inputs, y: np.ndarray, rules: DecisionRules,
-             genres: list[str], sources: list[InputSpec], has_plot: np.ndarray) -> dict | None:
+             genres: list[str], sources: list[InputSpec], has_plot: np.ndarray,
+             seed: int = 0) -> tuple[dict | None, dict]:
     """``{inputs label: {"all"|"with plot"|"without plot": {metric: value, "n": movies}}}``
-    (calibrated, with ECE and Brier score), or ``None`` when the model has no optional
-    input."""
+    (calibrated, with ECE and Brier score) and ``{inputs label: calibration_shift(...)}``
+    (reliability before and after calibration, on all movies); the first is ``None`` and
+    the second has one row when the model has no optional input."""
     parts = {"all": np.ones(len(y), bool), "with plot": has_plot, "without plot": ~has_plot}
+    shifts: dict[str, dict] = {}
 
     def decide(raw: np.ndarray, given: Inputs) -> tuple[np.ndarray, np.ndarray]:
         return rules.apply(raw, given_fields(given, sources))
 
-    return _scored(model, inputs, y, decide, genres, sources, parts, KEYS + CALIBRATION_KEYS)
+    def seen(label: str, raw: np.ndarray, probs: np.ndarray) -> None:
+        shifts[label] = calibration_shift(y, raw, probs, seed=seed)
+
+    table = _scored(model, inputs, y, decide, genres, sources, parts, KEYS + CALIBRATION_KEYS,
+                    seen)
+    if table is None:  # one set of inputs: the model's own
+        raw = model.predict_proba(inputs)
+        seen("+".join(dict.fromkeys(s.field.name for s in sources)), raw, decide(raw, inputs)[0])
+    return table, shifts
 
 
 def cv_ablation(models: list[Estimator], rules: list[DecisionRule], inputs: Inputs,
@@ -84,7 +96,10 @@ def _by_rule(rule: DecisionRule, raw: np.ndarray, given: Inputs
 
 def _scored(model: Estimator, inputs: Inputs, y: np.ndarray, decide: Decide,
             genres: list[str], sources: list[InputSpec], parts: dict[str, np.ndarray],
-            keys: tuple[str, ...]) -> dict | None:
+            keys: tuple[str, ...],
+            seen: Callable[[str, np.ndarray, np.ndarray], None] | None = None) -> dict | None:
+    """Each row of ``subsets``: ``decide`` on the model's scores with the other inputs
+    withheld, scored per part; ``seen(label, scores, probabilities)`` for each row."""
     optional = list(dict.fromkeys(s.field.name for s in sources if not s.required))
     if not optional:
         return None
@@ -92,8 +107,11 @@ def _scored(model: Estimator, inputs: Inputs, y: np.ndarray, decide: Decide,
     table: dict[str, dict[str, dict]] = {}  # inputs label -> part -> scores
     for keep in subsets(optional):
         given = withhold(inputs, sources, keep)
-        probs, pred = decide(model.predict_proba(given), given)
+        raw = model.predict_proba(given)
+        probs, pred = decide(raw, given)
         label = "+".join([*required, *keep]) or "nothing"
+        if seen is not None:
+            seen(label, raw, probs)
         table[label] = {}
         for part, rows in parts.items():
             if rows.any():

@@ -136,8 +136,8 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         test_metrics = compute_metrics(data.y[test_mask], probs, pred, genres)
         has_plot = np.array([bool(clean(v)) for v in test_rows["plot"]]) if "plot" in \
             test_rows else np.zeros(len(test_rows), bool)
-        by_inputs = ablation(model, test_inputs, data.y[test_mask], rules, genres, sources,
-                             has_plot)
+        by_inputs, shifts = ablation(model, test_inputs, data.y[test_mask], rules, genres,
+                                     sources, has_plot, config.seed)
         timings["test_s"] = time.perf_counter() - t4
         timings["total_s"] = time.perf_counter() - t0
 
@@ -167,6 +167,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
                                        genres, sources),
             "timings": timings,
             "versions": package_versions(),
+            "calibration": shifts,
         }
         record = RunRecord.from_json(summary, "the run's metrics.json")  # readable once written
         add_metrics(bundle, record.headline().to_json())

@@ -185,6 +185,28 @@ class AblationPart(Typed):
 
 
 @dataclass(frozen=True)
+class Reliability(Typed):
+    """Equal-width bins of (movie, genre) pairs (an empty bin's means are null), the ECE and
+    Brier score with their 95% bootstrap intervals."""
+
+    count: list[int]
+    confidence: list[float | None]
+    observed: list[float | None]
+    ece: float
+    brier: float
+    ece_ci: list[float]
+    brier_ci: list[float]
+
+
+@dataclass(frozen=True)
+class CalibrationShift(Typed):
+    """One set of inputs on the test part: the model's scores and the calibrated ones."""
+
+    before: Reliability
+    after: Reliability
+
+
+@dataclass(frozen=True)
 class RunRecord(Typed):
     """``metrics.json``."""
 
@@ -201,6 +223,7 @@ class RunRecord(Typed):
     ablation_cv: dict[str, dict[str, MeanStd]] | None  # inputs given -> metric -> stats
     timings: dict[str, float]  # seconds
     versions: dict[str, str] | None = None
+    calibration: dict[str, CalibrationShift] | None = None  # inputs given -> test reliability
 
     def check(self) -> None:
         genres = self.data.genres

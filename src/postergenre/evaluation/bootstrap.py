@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..evaluation.calibration import BINS
-from ..evaluation.metrics import HEADLINE_KEYS
+from .calibration import BINS, brier, reliability
+from .metrics import HEADLINE_KEYS
 
 # every scalar a resample is scored on: the headline metrics, and precision and recall
 METRIC_KEYS = (*HEADLINE_KEYS, "micro_precision", "macro_precision", "micro_recall",
@@ -62,7 +62,7 @@ def weighted_metrics(y: np.ndarray, prob: np.ndarray, pred: np.ndarray,
     out["hamming_loss"] = (w @ (y != pred).mean(axis=1)) / total
     out["subset_accuracy"] = (w @ (y == pred).all(axis=1)) / total
     out["label_cardinality_pred"] = (w @ pred.sum(axis=1)) / total
-    out["brier"] = (w @ ((prob - y) ** 2).mean(axis=1)) / total
+    out["brier"] = _weighted_brier(y, prob, w)
     out["ece"] = _weighted_ece(y, prob, w)
     ap = np.full(support.shape, np.nan)
     auc = np.full(support.shape, np.nan)
@@ -146,6 +146,11 @@ def _weighted_ece(y: np.ndarray, prob: np.ndarray, w: np.ndarray, bins: int = BI
     return gap.sum(axis=1) / np.maximum(count.sum(axis=1), 1)
 
 
+def _weighted_brier(y: np.ndarray, prob: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``calibration.brier`` for each resample."""
+    return (w @ ((prob - y) ** 2).mean(axis=1)) / w.sum(axis=1)
+
+
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     """``num / den`` with 0 where ``den`` is 0 (scikit-learn's ``zero_division=0``)."""
     return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
@@ -156,3 +161,31 @@ def _nanmean(a: np.ndarray) -> np.ndarray:
     return np.where(defined.any(axis=1),
                     np.where(defined, a, 0).sum(axis=1) / np.maximum(defined.sum(axis=1), 1),
                     np.nan)
+
+
+def calibration_shift(y: np.ndarray, raw: np.ndarray, calibrated: np.ndarray,
+                      n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
+    """Reliability of the scores before and after calibration: ``{"before"|"after":
+    {"count", "confidence", "observed", "ece", "brier", "ece_ci", "brier_ci"}}``, the bins
+    as ``calibration.reliability`` makes them, the intervals over the same movie resamples."""
+    y = np.asarray(y, dtype=float)
+    w = resample_counts(len(y), n_boot, seed)
+    q = (100 * (1 - level) / 2, 100 * (1 + level) / 2)
+    out = {}
+    for name, prob in (("before", raw), ("after", calibrated)):
+        prob = np.asarray(prob, dtype=float)
+        bins = reliability(y, prob)
+        boot = {"ece": _weighted_ece(y, prob, w),
+                "brier": _weighted_brier(y, prob, w)}
+        out[name] = {"count": [int(c) for c in bins["count"]],
+                     "confidence": [_finite(v) for v in bins["confidence"]],
+                     "observed": [_finite(v) for v in bins["observed"]],
+                     "ece": bins["ece"], "brier": brier(y, prob),
+                     **{f"{k}_ci": [float(x) for x in np.percentile(v, q)]
+                        for k, v in boot.items()}}
+    return out
+
+
+def _finite(v: float) -> float | None:
+    """A bin's mean, or None for an empty bin."""
+    return float(v) if np.isfinite(v) else None
