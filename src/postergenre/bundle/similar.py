@@ -49,7 +49,8 @@ DIMS = 128
 
 def build_index(bundle_dir: Path, ids: list[str], titles: list[str | None],
                 years: list[int | None], genres: list[list[str]], embeddings: np.ndarray,
-                encoders: dict[str, Path], dims: int = DIMS, about: dict | None = None) -> dict:
+                encoders: dict[str, Path], dims: int = DIMS, about: dict | None = None,
+                progress: bool = True) -> dict:
     """Write the index of these films into the bundle at ``bundle_dir``; returns its entry.
 
     ``embeddings[i]`` (float, ``D`` columns) is film ``i``'s poster embedding: the
@@ -122,7 +123,8 @@ def index_dataset(bundle_dir: Path, ds, ids: list[str], backbones: list[str],
 
 
 def index_films(bundle_dir: Path, ds, ids: list[str], embeddings: np.ndarray,
-                encoders: dict[str, Path], dims: int = DIMS, about: dict | None = None) -> dict:
+                encoders: dict[str, Path], dims: int = DIMS, about: dict | None = None,
+                progress: bool = True) -> dict:
     """``build_index`` for films ``ids`` of dataset ``ds``, their titles, years and genres
     read from it (``embeddings`` are theirs, made by ``encoders``), and their posters'
     thumbnails (``thumbnails.add_thumbnails``)."""
@@ -130,7 +132,7 @@ def index_films(bundle_dir: Path, ds, ids: list[str], embeddings: np.ndarray,
     entry = build_index(bundle_dir, list(rows.index), [_text(t) for t in _column(rows, "title")],
                         [_year(y) for y in _column(rows, "year")], list(rows["genres"]),
                         embeddings, encoders, dims, about=about)
-    return {**entry, "thumbnails": add_thumbnails(bundle_dir, list(rows["path"]))}
+    return {**entry, "thumbnails": add_thumbnails(bundle_dir, list(rows["path"]), progress)}
 
 
 def index_run(run_dir: Path, backbones: list[str] | None = None, data_dir: Path | None = None,

@@ -6,9 +6,8 @@
 
 Written after the index (``add_thumbnails``), one per film in the index's order, registered in
 ``bundle.json`` like the index's files (so loading verifies them) and described in
-``similar.thumbnails``. About 1.6 KB a film (60 x 90 at most, WebP quality 60): measured on
-1,500 of the shared posters, 30 MB for the default run's 20,387 films (its bundle grows by
-about a tenth), made in 8 ms a poster on two busy cores.
+``similar.thumbnails``: 60 x 90 at most, WebP quality 60 (its cost in bundle size is in
+docs/design.md).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from ..atomic import write_bytes, write_json
 from ..data.images import ImageError, load
 from ..errors import UserError
 from ..features.runtime import cpu_count
+from ..progress import track
 from .format import META_FILE
 from .io import Bundle, _sha256
 
@@ -48,12 +48,12 @@ def thumbnail(path: str | Path) -> bytes:
     return buf.getvalue()
 
 
-def add_thumbnails(bundle_dir: Path, paths: list) -> dict:
+def add_thumbnails(bundle_dir: Path, paths: list, progress: bool = True) -> dict:
     """Write the thumbnails of the index's films (``paths``: their posters, in its order) into
     the bundle at ``bundle_dir``; returns their ``similar.thumbnails`` entry."""
     bundle_dir = Path(bundle_dir)
     with ThreadPoolExecutor(cpu_count()) as pool:
-        files = list(pool.map(thumbnail, paths))
+        files = list(track(pool.map(thumbnail, paths), len(paths), "thumbnails", progress))
     offsets = np.cumsum([0, *map(len, files)], dtype=np.int64)
     data = np.frombuffer(b"".join(files) or b"\0", np.uint8)  # safetensors: no empty tensor
     write_bytes(bundle_dir / FILE, save({"data": data, "offsets": offsets}))

@@ -122,7 +122,8 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
                                                                                     cache_dir)
                 index_films(bundle, ds, train_ids, data.inputs.arrays[first.name][train_mask],
                             {name: encoder}, about={"backbones": [name],
-                                                    "precision": first.precision})
+                                                    "precision": first.precision},
+                            progress=progress)
         timings["bundle_s"] = time.perf_counter() - t3
 
         # the test part is scored once, from its cached inputs; the bundle (what evaluate and
