@@ -67,6 +67,7 @@ COMMANDS = {
     "compare --out": (["compare", "{tmp}", "--out", "{out}"], True),
     "report --out": (["report", "{tmp}", "--out", "{out}"], False),
     "data fetch --out": (["data", "fetch", "{tmp}/movies.csv", "--out", "{out}"], True),
+    "index --cache": (["index", "{tmp}/run", "--cache", "{out}"], True),
 }
 
 

@@ -77,6 +77,7 @@ def index(
     from ..training.record import METRICS_FILE, read_record
     from ..training.run import COMPLETE, is_complete
 
+    cache = o.cache_dir(cache)
     if run.is_dir() and not is_complete(run):  # as `report` refuses it
         raise UserError(f"{run}: unfinished run (no {COMPLETE} marker); wait for train to end")
     if (run / METRICS_FILE).is_file():  # the index leaves out its test ids: the run's own
