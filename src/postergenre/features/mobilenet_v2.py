@@ -1,5 +1,5 @@
 """MobileNetV2 (Sandler et al. 2018) laid out like torchvision's, so its ImageNet state dict
-(``mobilenet_v2-b0353104.safetensors``) loads with ``strict=True``. torchvision itself is not a
+(``mobilenet_v2-b0353104.pth``) loads with ``strict=True``. torchvision itself is not a
 dependency."""
 
 from __future__ import annotations
