@@ -54,6 +54,9 @@ def train(
     ocr: Annotated[bool | None, typer.Option(
         help="Fusion also reads the text printed on each poster (OCR, about 0.2 s a poster the "
         "first time, cached).")] = None,
+    neighbours: Annotated[bool | None, typer.Option(
+        help="Blend in a vote of the training posters most like each poster (models head and "
+        "fusion) [default: on].")] = None,
     final: Annotated[str | None, typer.Option(
         click_type=FINAL, help="Final model: the CV fold models averaged, or one refit.")] = None,
     train_subset: Annotated[int | None, typer.Option(
@@ -97,7 +100,7 @@ def train(
         "model": model, "tta": tta, "precision": precision, "final": final,
         "train_subset": train_subset,
         "cv_rounds": cv_rounds, "min_support": min_support, "folds": folds, "test": test,
-        "seed": seed, "head.kind": head, "head.loss": loss,
+        "seed": seed, "head.kind": head, "head.loss": loss, "neighbours.enabled": neighbours,
         "backbones": [b.strip() for b in backbones.split(",") if b.strip()]
         if backbones is not None else None,
     }
@@ -123,7 +126,8 @@ def train(
                   f"({record.timings['total_s']:.0f} s)", highlight=False)
 
 
-OPTION = {"head.kind": "--head", "head.loss": "--loss", "fusion.inputs": "--ocr"}
+OPTION = {"head.kind": "--head", "head.loss": "--loss", "fusion.inputs": "--ocr",
+          "neighbours.enabled": "--neighbours"}
 
 
 def _configured(base, values: dict):

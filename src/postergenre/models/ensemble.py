@@ -1,7 +1,8 @@
 """The fold ensemble: the models fitted in cross-validation, averaged.
 
 It follows the estimator contract like any single model: ``predict_proba`` and the graph
-average the members' probabilities; ``fit`` refits every member in place.
+average the members' probabilities; ``fit`` refits every member in place. ``ensemble`` makes
+one from fold models, or lets their class ``merge`` them (one that keeps training rows, say).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ class FoldEnsemble:
 
     def graph_module(self) -> nn.Module:
         return MeanOf([m.graph_module() for m in self.members])
+
+
+def ensemble(members: list[Estimator], inputs: Inputs, y: np.ndarray) -> Estimator:
+    """The fold models as one final model; ``inputs`` and ``y``: every training row."""
+    merge = getattr(type(members[0]), "merge", None) if members else None
+    return merge(members, inputs, y) if merge is not None else FoldEnsemble(members)
 
 
 class MeanOf(nn.Module):

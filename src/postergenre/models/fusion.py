@@ -22,10 +22,11 @@ from torch import nn
 
 from ..features.inputs import Inputs
 from ..features.specs import InputSpec, default_input, optional_fields
-from .base import ModelChoice, fitted, macro_ap
+from .base import Estimator, ModelChoice, fitted, macro_ap
 from .dropout import ByteDropout
 from .heads import HeadClassifier, HeadConfig
 from .loop import LogitsModule, fit_loop
+from .neighbours import NeighbourConfig, blended
 from .settings import PosterSettings, Settings
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
@@ -210,10 +211,12 @@ class FusionGraph(nn.Module):
 
 @dataclass(frozen=True)
 class FusionSettings(PosterSettings):
-    """``fusion``: the poster's backbones, the fused network and the bare-poster head."""
+    """``fusion``: the poster's backbones, the fused network, the bare-poster head and the
+    training posters' vote."""
 
     fusion: FusionConfig = field(default_factory=FusionConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
+    neighbours: NeighbourConfig = field(default_factory=NeighbourConfig)
 
 
 @dataclass(frozen=True)
@@ -243,11 +246,14 @@ def specs(s: FusionSettings | TextSettings) -> list[InputSpec]:
     return [*poster, *(default_input(n) for n in optional_fields() if n in s.fusion.inputs)]
 
 
-def _make(s: FusionSettings | TextSettings, names: list[str], seed: int) -> FusionClassifier:
+def _make(s: FusionSettings | TextSettings, names: list[str], seed: int) -> Estimator:
     required = {spec.name: spec.required for spec in specs(s)}
-    head = replace(s.head, seed=seed) if isinstance(s, FusionSettings) else None
-    return FusionClassifier(names, [not required[n] for n in names],
-                            replace(s.fusion, seed=seed), head)
+    if not isinstance(s, FusionSettings):
+        return FusionClassifier(names, [not required[n] for n in names],
+                                replace(s.fusion, seed=seed))
+    model = FusionClassifier(names, [not required[n] for n in names],
+                             replace(s.fusion, seed=seed), replace(s.head, seed=seed))
+    return blended(model, s, names, [n for n in names if not required[n]])
 
 
 def _label(s: FusionSettings | TextSettings) -> str:
@@ -267,7 +273,9 @@ def choice(name: str, summary: str, settings: type[FusionSettings | TextSettings
         describe=lambda s: {"type": name, "backbones": s.backbones if isinstance(
             s, FusionSettings) and "poster" in s.fusion.inputs else [],
                             "precision": getattr(s, "precision", None),
-                            "fusion": s.fusion.to_json()},
+                            "fusion": s.fusion.to_json(),
+                            **({"neighbours": s.neighbours.to_json()}
+                               if isinstance(s, FusionSettings) else {})},
         label=_label,
         default_final="cv-ensemble",
         spaces={"default": SearchSpace(

@@ -17,6 +17,7 @@ from ..features.inputs import Inputs
 from .base import ModelChoice, fitted, macro_ap
 from .dropout import ByteDropout
 from .loop import LogitsModule, fit_loop, predict_batches
+from .neighbours import NeighbourConfig, blended
 from .settings import PosterSettings
 from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 
@@ -149,9 +150,11 @@ class ConcatInputs(nn.Module):
 
 @dataclass(frozen=True)
 class HeadSettings(PosterSettings):
-    """``head``: frozen backbones' embeddings and the head on them."""
+    """``head``: frozen backbones' embeddings and the head on them, blended with the
+    training posters' vote."""
 
     head: HeadConfig = field(default_factory=HeadConfig)
+    neighbours: NeighbourConfig = field(default_factory=NeighbourConfig)
 
 
 CHOICE = ModelChoice(
@@ -159,9 +162,11 @@ CHOICE = ModelChoice(
     summary="frozen pretrained backbone(s) + head on cached embeddings",
     settings=HeadSettings,
     inputs=lambda s: s.poster_inputs(),
-    make=lambda s, names, seed: HeadClassifier(names, replace(s.head, seed=seed)),
+    make=lambda s, names, seed: blended(HeadClassifier(names, replace(s.head, seed=seed)), s,
+                                        names, []),
     describe=lambda s: {"type": "frozen-backbones+head", "backbones": s.backbones,
-                        "tta": s.tta, "precision": s.precision, "head": s.head.to_json()},
+                        "tta": s.tta, "precision": s.precision, "head": s.head.to_json(),
+                        "neighbours": s.neighbours.to_json()},
     label=lambda s: f"{s.backbone_label()} + {s.head.kind} {s.head.loss}",
     default_final="cv-ensemble",  # averaging the fold heads beat one refit (docs/measurements.md)
     spaces={

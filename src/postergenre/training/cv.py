@@ -18,7 +18,7 @@ from ..errors import UserError
 from ..evaluation import DecisionRule, compute_metrics, fit_decision
 from ..evaluation.rules import DecisionRules, fit_rules
 from ..models.base import Estimator
-from ..models.ensemble import FoldEnsemble
+from ..models.ensemble import ensemble
 from ..models.registry import get_model
 from ..progress import stderr
 from .ablation import set_predictions
@@ -89,7 +89,7 @@ def final_model(data: ModelData, config: TrainConfig, cv: CVResult
     calibration method was chosen."""
     train_mask = data.parts != TEST
     if config.final_model == "cv-ensemble":
-        model: Estimator = FoldEnsemble(cv.models)
+        model = ensemble(cv.models, data.inputs.take(train_mask), data.y[train_mask])
     else:
         choice = get_model(config.model)
         names = [s.name for s in data.specs]
