@@ -2,15 +2,17 @@
 
     python benchmarks/bench_neighbours.py ../shared/data/movie-posters --split runs/split.json
 
-Cross-validates the default fused model on the training part (as ``train`` does, from the
-cache), then blends each movie's scores with a vote of its k nearest training posters:
-``(1 - w) * scores + w * vote``. The posters are compared by their cached backbone
-embeddings (each backbone's L2-normalised, concatenated and normalised again, cosine
-similarity); the vote is each genre's share among the neighbours, weighted by
-``softmax((similarity - 1) / tau)``. Fold k's neighbours come from the other training folds
-only. Two input sets: every movie as a bare poster (the optional inputs withheld) and with
-everything it has. k, tau and w are chosen by the CV macro mAP; the test part is scored once
-at the chosen setting (the fold models averaged, neighbours from the whole training part).
+The experiment behind ``models.neighbours`` (which ``train`` now runs by default, with PCA
+in front of the comparison). Cross-validates the default fused model without its vote on the
+training part (as ``train`` does, from the cache), then blends each movie's scores with a
+vote of its k nearest training posters: ``(1 - w) * scores + w * vote``. The posters are
+compared by their cached backbone embeddings (each backbone's L2-normalised, concatenated
+and normalised again, cosine similarity); the vote is each genre's share among the
+neighbours, weighted by ``softmax((similarity - 1) / tau)``. Fold k's neighbours come from
+the other training folds only. Two input sets: every movie as a bare poster (the optional
+inputs withheld) and with everything it has. k, tau and w are chosen by the CV macro mAP;
+the test part is scored once at the chosen setting (the fold models averaged, neighbours
+from the whole training part).
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=None)
     args = ap.parse_args()
     ds, split = load_dataset(args.data), Split.load(args.split)
-    config = TrainConfig().for_split(split.folds)
+    config = TrainConfig().with_values({"neighbours.enabled": False}).for_split(split.folds)
     train_genres = [g for i, g in zip(ds.labelled["id"], ds.labelled["genres"], strict=True)
                     if split.parts.get(i, TEST) != TEST]
     vocab = build_vocabulary(train_genres, config.min_support)

@@ -80,12 +80,11 @@ def test_vote_is_the_softmax_weighted_share_of_the_nearest_posters():
     np.testing.assert_allclose(np.linalg.norm(pool.vectors, axis=1), 1, atol=1e-5)
 
 
-def test_validation_chooses_a_weight_that_helps_and_the_blend_ranks_better():
+def test_the_blend_ranks_better_and_only_training_rows_vote():
     inputs, y = clustered(300, seed=1)
     fit, val, test = np.arange(0, 150), np.arange(150, 220), np.arange(220, 300)
     model = blend().fit(inputs.take(fit), y[fit], inputs.take(val), y[val])
-    assert model.weights[0] > 0 and model.weights[1] > 0  # the prior alone ranks nothing
-    alone = model.model.predict_proba(inputs.take(test))
+    alone = model.model.predict_proba(inputs.take(test))  # the prior ranks nothing
     both = model.predict_proba(inputs.take(test))
     assert macro_ap(y[test], both) > macro_ap(y[test], alone) + 0.3
     pool = fitted_pool(model)  # the training rows vote, never the validation fold's (each
@@ -100,12 +99,12 @@ def fitted_pool(model: NeighbourBlend) -> Pool:
 
 def test_bare_and_given_posters_get_their_own_weight():
     inputs, y = clustered(200, seed=2)
-    model = blend().fit(inputs.take(np.arange(150)), y[:150])  # no validation: fallbacks
-    assert model.weights == (0.3, 0.1)
+    model = blend(NeighbourConfig(dims=8, k=10, bare=0.4, given=0.1)).fit(
+        inputs.take(np.arange(150)), y[:150])
     rows = inputs.take(np.arange(150, 200))
     vote = fitted_pool(model).vote(model.joined(rows), 10, 0.05)
     prior = model.model.predict_proba(rows)
-    w = np.where(rows.masks["title"], 0.1, 0.3)[:, None]
+    w = np.where(rows.masks["title"], 0.1, 0.4)[:, None]
     np.testing.assert_allclose(model.predict_proba(rows), (1 - w) * prior + w * vote,
                                rtol=1e-5, atol=1e-6)
 
@@ -113,7 +112,7 @@ def test_bare_and_given_posters_get_their_own_weight():
 @pytest.mark.parametrize("k", [10, 0])
 def test_graph_gives_what_predict_proba_gives(k):
     inputs, y = clustered(200, seed=3)
-    model = blend(NeighbourConfig(dims=8, k=k)).fit(inputs.take(np.arange(100)), y[:100],
+    model = blend(NeighbourConfig(dims=8, k=k, given=0.2)).fit(inputs.take(np.arange(100)), y[:100],
                                                     inputs.take(np.arange(100, 150)),
                                                     y[100:150])
     rows = inputs.take(np.arange(150, 200))
@@ -134,8 +133,12 @@ def test_fold_models_merge_into_one_vote_over_every_training_poster():
     merged = ensemble(members, inputs, y)
     assert isinstance(merged, NeighbourBlend) and isinstance(merged.model, FoldEnsemble)
     assert len(fitted_pool(merged).vectors) == 240
-    assert merged.weights == (float(np.median([m.weights[0] for m in members])),
-                              float(np.median([m.weights[1] for m in members])))
+    rows = inputs.take(np.arange(0, 240, 7))
+    mean = np.mean([m.model.predict_proba(rows) for m in members], axis=0)
+    vote = fitted_pool(merged).vote(merged.joined(rows), 10, 0.05)
+    w = np.where(rows.masks["title"], 0.0, 0.3)[:, None]
+    np.testing.assert_allclose(merged.predict_proba(rows), (1 - w) * mean + w * vote,
+                               rtol=1e-5, atol=1e-6)
     plain = [Prior(["a"]).fit(inputs, y) for _ in range(2)]
     assert isinstance(ensemble(plain, inputs, y), FoldEnsemble)  # no merge of their own
 
@@ -146,7 +149,6 @@ def test_settings_switch_the_vote_and_check_their_values():
     assert isinstance(choice.make(FusionSettings(), names, 0), NeighbourBlend)
     off = FusionSettings.from_json({"neighbours": {"enabled": False}}, "fusion")
     assert not isinstance(choice.make(off, names, 0), NeighbourBlend)
-    for bad in ({"k": -1}, {"tau": 0.0}, {"weights": []}, {"weights": [0.2, 1.5]},
-                {"enabled": "yes"}):
+    for bad in ({"k": -1}, {"tau": 0.0}, {"bare": 1.5}, {"given": -0.1}, {"enabled": "yes"}):
         with pytest.raises(ValueError, match="neighbours"):
             FusionSettings.from_json({"neighbours": bad}, "fusion")

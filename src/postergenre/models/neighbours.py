@@ -4,16 +4,17 @@ Posters are compared by the backbone embeddings the model reads: each backbone's
 L2-normalised, concatenated, reduced by PCA (fitted on the training rows) to ``dims`` and
 normalised again; similarity is the cosine. The vote gives each genre its share among the
 ``k`` most similar training posters (all of them with ``k = 0``), weighted by
-``softmax(similarity / tau)``. The blend is ``(1 - w) * model + w * vote``, with one ``w``
-for a bare poster and one for a poster given with any optional input, each chosen on the
-validation fold from ``weights`` (without one: ``bare`` and ``given``). Only the training
-rows vote, never the validation fold's (each of its posters would find itself). The fold
-models merge into one (``merge``): their models averaged, the vote over every training poster.
+``softmax(similarity / tau)``. The blend is ``(1 - w) * model + w * vote``, with ``w =
+bare`` for a bare poster and ``w = given`` for a poster given with any optional input. The
+weights are settings, fixed for every fold, so the out-of-fold scores that calibration and
+the decision rules are fitted on are made as the final model's are (weights chosen per fold
+were not: docs/measurements.md). The fold models merge into one (``merge``): their models
+averaged, the vote over every training poster.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,7 +23,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from ..features.inputs import Inputs
-from .base import Estimator, fitted, macro_ap
+from .base import Estimator, fitted
 from .ensemble import FoldEnsemble
 from .space import check_ranges
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 NEIGHBOUR_LIMITS = (("k", 0, 100_000), ("tau", 1e-4, 10.0), ("dims", 1, 100_000),
                     ("bare", 0.0, 1.0), ("given", 0.0, 1.0))
+# the defaults: chosen by 5-fold CV macro mAP on the shared posters' training part
+# (benchmarks/bench_neighbours.py); the fused model's gain with metadata was below +0.005
 
 
 @dataclass
@@ -40,17 +43,13 @@ class NeighbourConfig:
     k: int = 100  # the most similar posters that vote; 0: every training poster
     tau: float = 0.05  # softmax temperature over cosine similarities
     dims: int = 256  # PCA dimensions the posters are compared in
-    weights: list[float] = field(default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
-    bare: float = 0.3  # the weights a fit without a validation fold uses
-    given: float = 0.1
+    bare: float = 0.3  # the vote's weight for a bare poster
+    given: float = 0.0  # and for a poster given with a title, year or plot
 
     def __post_init__(self):
         if not isinstance(self.enabled, bool):
             raise ValueError(f"neighbours.enabled must be true or false, not {self.enabled!r}")
         check_ranges("neighbours", self, NEIGHBOUR_LIMITS)
-        if not self.weights or any(not 0.0 <= w <= 1.0 for w in self.weights):
-            raise ValueError(f"neighbours.weights must be blend weights in [0, 1], not "
-                             f"{self.weights!r}")
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -109,7 +108,6 @@ class NeighbourBlend:
         self.config = config
         self.inputs = model.inputs
         self.pool: Pool | None = None
-        self.weights = (config.bare, config.given)
 
     @property
     def history(self) -> list[dict]:
@@ -133,48 +131,29 @@ class NeighbourBlend:
             val_y: np.ndarray | None = None, epochs: int | None = None) -> NeighbourBlend:
         self.model.fit(inputs, y, val_inputs, val_y, epochs)
         self.pool = Pool.fit(self.joined(inputs), y, self.config.dims)
-        if val_inputs is not None and val_y is not None:
-            self.weights = self._choose(self.pool, val_inputs, val_y)
         return self
-
-    def _choose(self, pool: Pool, inputs: Inputs, y: np.ndarray) -> tuple[float, float]:
-        """The weights of best validation macro AP, for bare posters and for given ones
-        (a set without validation rows keeps its fallback weight)."""
-        p = self.model.predict_proba(inputs)
-        vote = pool.vote(self.joined(inputs), self.config.k, self.config.tau)
-        given = self.given(inputs)
-        chosen = []
-        for rows, fallback in ((~given, self.config.bare), (given, self.config.given)):
-            if not y[rows].any():
-                chosen.append(fallback)
-                continue
-            score = {w: macro_ap(y[rows], (1 - w) * p[rows] + w * vote[rows])
-                     for w in self.config.weights}
-            chosen.append(max(score, key=lambda w: (score[w], -w)))
-        return chosen[0], chosen[1]
 
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
         pool = fitted(self.pool)
         p = self.model.predict_proba(inputs)
         vote = pool.vote(self.joined(inputs), self.config.k, self.config.tau)
-        w = np.where(self.given(inputs), self.weights[1], self.weights[0])[:, None]
+        w = np.where(self.given(inputs), self.config.given, self.config.bare)[:, None]
         return ((1 - w) * p + w * vote).astype(np.float32)
 
     def graph_module(self) -> nn.Module:
+        c = self.config
         return NeighbourGraph(self.model.graph_module(), self.embeddings, self.optional,
-                              fitted(self.pool), self.config.k, self.config.tau, self.weights)
+                              fitted(self.pool), c.k, c.tau, (c.bare, c.given))
 
     @classmethod
     def merge(cls, members: list[NeighbourBlend], inputs: Inputs, y: np.ndarray
               ) -> NeighbourBlend:
-        """The fold models as one: their models averaged, the median of their weights, the
-        vote over ``inputs`` (every training poster)."""
+        """The fold models as one: their models averaged, the vote over ``inputs`` (every
+        training poster)."""
         first = members[0]
         blend = cls(FoldEnsemble([m.model for m in members]), first.embeddings,
                     first.optional, first.config)
         blend.pool = Pool.fit(blend.joined(inputs), y, first.config.dims)
-        blend.weights = (float(np.median([m.weights[0] for m in members])),
-                         float(np.median([m.weights[1] for m in members])))
         return blend
 
 
