@@ -248,11 +248,11 @@ def specs(s: FusionSettings | TextSettings) -> list[InputSpec]:
 
 def _make(s: FusionSettings | TextSettings, names: list[str], seed: int) -> Estimator:
     required = {spec.name: spec.required for spec in specs(s)}
-    if not isinstance(s, FusionSettings):
-        return FusionClassifier(names, [not required[n] for n in names],
-                                replace(s.fusion, seed=seed))
+    head = replace(s.head, seed=seed) if isinstance(s, FusionSettings) else None
     model = FusionClassifier(names, [not required[n] for n in names],
-                             replace(s.fusion, seed=seed), replace(s.head, seed=seed))
+                             replace(s.fusion, seed=seed), head)
+    if not isinstance(s, FusionSettings):
+        return model
     return blended(model, s, names, [n for n in names if not required[n]])
 
 

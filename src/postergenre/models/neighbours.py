@@ -74,27 +74,28 @@ class Pool:
         return _unit((joined - self.mean) @ self.components)
 
     def vote(self, joined: np.ndarray, k: int, tau: float) -> np.ndarray:
-        """Each genre's weighted share among each row's nearest voting posters."""
-        z = self.reduce(joined)
-        out = np.empty((len(z), self.labels.shape[1]), np.float32)
-        for a in range(0, len(z), 2048):
-            s = z[a:a + 2048] @ self.vectors.T
-            if 0 < k < s.shape[1]:
-                top = np.argpartition(-s, k - 1, axis=1)[:, :k]
-                w = _softmax(np.take_along_axis(s, top, 1) / tau)
-                out[a:a + 2048] = np.einsum("nk,nkg->ng", w, self.labels[top])
-            else:
-                out[a:a + 2048] = _softmax(s / tau) @ self.labels
-        return out
+        """Each genre's weighted share among each row's nearest voting posters (computed as
+        the graph computes it)."""
+        z = torch.from_numpy(self.reduce(joined))
+        vectors, labels = torch.from_numpy(self.vectors), torch.from_numpy(self.labels)
+        k = k if 0 < k < len(self.vectors) else 0
+        with torch.no_grad():
+            return torch.cat([_vote(z[a:a + 2048], vectors, labels, k, tau)
+                              for a in range(0, len(z), 2048)]).numpy()
+
+
+def _vote(z: torch.Tensor, vectors: torch.Tensor, labels: torch.Tensor, k: int, tau: float
+          ) -> torch.Tensor:
+    """The vote of unit rows ``z`` among ``vectors`` (the ``k`` nearest; every one with 0)."""
+    s = z @ vectors.T
+    if k:
+        top, index = torch.topk(s, k, dim=1)
+        return (torch.softmax(top / tau, dim=1)[:, :, None] * labels[index]).sum(dim=1)
+    return torch.softmax(s / tau, dim=1) @ labels
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class NeighbourBlend:
@@ -180,13 +181,8 @@ class NeighbourGraph(nn.Module):
         p = self.model(inputs)
         joined = _unit_t(torch.cat([_unit_t(inputs[n].reshape(p.shape[0], -1))
                                     for n in self.embeddings], dim=1))
-        s = _unit_t((joined - self.mean) @ self.components) @ self.vectors.T
-        if self.k:
-            top, index = torch.topk(s, self.k, dim=1)
-            vote = (torch.softmax(top / self.tau, dim=1)[:, :, None]
-                    * self.labels[index]).sum(dim=1)
-        else:
-            vote = torch.softmax(s / self.tau, dim=1) @ self.labels
+        vote = _vote(_unit_t((joined - self.mean) @ self.components), self.vectors,
+                     self.labels, self.k, self.tau)
         w = torch.full_like(p[:, :1], self.weights[0])
         if self.optional:
             given = torch.stack([inputs[n + "?"] for n in self.optional], dim=1).amax(dim=1)
