@@ -174,6 +174,21 @@ def test_fit_thresholds_random_data_matches_brute_force():
         assert achieved == pytest.approx(_best_f1_by_brute_force(y_true[:, g], y_prob[:, g]))
 
 
+def test_fit_thresholds_among_eligible_rows_match_brute_force():
+    y_true, y_prob, _ = random_data(n=150, seed=4)
+    eligible = np.random.default_rng(4).random(y_prob.shape) < 0.6  # e.g. a cap's top genres
+    t = fit_thresholds(y_true, y_prob, min_positives=1, eligible=eligible)
+    for g in range(len(GENRES)):
+        decided = lambda c, g=g: (y_prob[:, g] >= c) & eligible[:, g]  # noqa: E731
+        best = max(f1_score(y_true[:, g], decided(c), zero_division=0)
+                   for c in np.unique(y_prob[eligible[:, g], g]))
+        assert f1_score(y_true[:, g], decided(t[g]), zero_division=0) == pytest.approx(best)
+    nothing = fit_thresholds(y_true, y_prob, min_positives=1, eligible=np.zeros_like(eligible))
+    assert np.all(nothing == 0.99)  # no poster can be decided: never, at the clip
+    with pytest.raises(ValueError, match="eligible"):
+        fit_thresholds(y_true, y_prob, eligible=eligible[:, :2])
+
+
 def test_fit_thresholds_guards():
     y_true, y_prob, _ = random_data(n=100, seed=1)
     y_true[:, 4] = 0
