@@ -36,6 +36,10 @@ def timed_texts(files: list[Path], cache: Path, workers: int) -> tuple[float, li
     return len(files) / (time.perf_counter() - start), texts
 
 
+def _boxes(boxes: np.ndarray | None) -> int:
+    return 0 if boxes is None else len(boxes)
+
+
 def by_size(canvases: list, sizes: list[int], shipped: list[str]) -> list[dict]:
     """One row per detector size: seconds per poster (detector; detector and recogniser),
     posters with text, and the share of the shipped size's words it reads too."""
@@ -47,10 +51,10 @@ def by_size(canvases: list, sizes: list[int], shipped: list[str]) -> list[dict]:
         bgr = [np.ascontiguousarray(c[..., ::-1]) for c in canvases]
         engine(bgr[0])  # loads the models
         start = time.perf_counter()
-        found = sum(len(engine(b, use_rec=False).boxes or ()) > 0 for b in bgr)
+        found = sum(_boxes(engine(b, use_rec=False).boxes) > 0 for b in bgr)
         detect = (time.perf_counter() - start) / len(bgr)
         start = time.perf_counter()
-        texts = [clean(" ".join(engine(b).txts or ())) for b in bgr]
+        texts = [clean(" ".join(engine(b, use_rec=True).txts or ())) for b in bgr]
         full = (time.perf_counter() - start) / len(bgr)
         want = [set(t.split()) for t in shipped]
         kept = sum(len(w & set(t.split())) for w, t in zip(want, texts, strict=True))
