@@ -19,6 +19,7 @@ from postergenre.evaluation.rules import (
     MIN_ROWS,
     DecisionRules,
     SetPredictions,
+    cross_fitted,
     fit_rules,
     input_sets,
 )
@@ -91,6 +92,26 @@ def test_each_record_is_answered_by_the_rule_of_the_inputs_it_gave():
     with pytest.raises(ValueError, match="one rule for each"):
         DecisionRules.from_json(doc, 3)
     assert chosen["method"] in ("platt", "beta")
+
+
+def test_each_rounds_rules_are_fitted_without_its_fold():
+    y, p = overconfident(2000, seed=3)
+    folds = np.arange(len(y)) % 4
+    preds = [SetPredictions((), y, p, folds), SetPredictions(("title",), y, p ** 2, folds)]
+    rounds = cross_fitted(["title"], preds, 4)
+    assert len(rounds) == 4
+    for k, rules in enumerate(rounds):
+        alone, _ = fit_rules(["title"], [SetPredictions(q.inputs, q.y[folds != k],
+                                                        q.prob[folds != k], folds[folds != k])
+                                         for q in preds], method="beta")
+        assert rules.to_json() == alone.to_json()
+        wild = [SetPredictions(q.inputs, q.y, np.where(folds[:, None] == k, 1 - q.prob, q.prob),
+                               folds)
+                for q in preds]  # round k's own predictions changed: its rules are not
+        assert cross_fitted(["title"], wild, 4)[k].to_json() == rules.to_json()
+    assert rounds[0].to_json() != rounds[1].to_json()
+    with pytest.raises(ValueError, match="two CV rounds"):
+        cross_fitted(["title"], preds, 1)
 
 
 def test_calibration_shift_brackets_its_figures_and_shows_the_gain():

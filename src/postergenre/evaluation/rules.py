@@ -170,3 +170,18 @@ def fit_rules(optional: Sequence[str], predictions: Sequence[SetPredictions],
         fitted[inputs] = SetRule(inputs, fitted[best].calibration, fitted[best].rule, 0, best)
     rules = DecisionRules(tuple(optional), tuple(fitted[s] for s in input_sets(optional)))
     return rules, {"method": method, "methods": table}
+
+
+def cross_fitted(optional: Sequence[str], predictions: Sequence[SetPredictions], rounds: int,
+                 at_least_one: bool = True, method: str = "beta") -> list[DecisionRules]:
+    """For each CV round ``k``, the rules fitted (``fit_rules``, calibration ``method``) on
+    the other rounds' predictions only, so that round ``k``'s fold is scored by rules that
+    never saw it. ``ValueError`` with fewer than two rounds or too few movies to fit on."""
+    if rounds < 2:
+        raise ValueError("cross-fitted rules need at least two CV rounds")
+
+    def without(k: int) -> list[SetPredictions]:
+        return [SetPredictions(p.inputs, p.y[p.folds != k], p.prob[p.folds != k],
+                               p.folds[p.folds != k]) for p in predictions]
+
+    return [fit_rules(optional, without(k), at_least_one, method)[0] for k in range(rounds)]

@@ -176,5 +176,6 @@ def ablation(run: Run, nums: H.Numbers) -> str:
         rows.append(row)
     return H.table(header, rows) + H.note(
         "CV: each cross-validation round's model on its own held-out fold, with the same inputs "
-        "withheld; mean ± standard deviation over the rounds. Test: the final model on the test "
+        "withheld, answered by calibrations and rules fitted on the other rounds' folds; mean ± "
+        "standard deviation over the rounds. Test: the final model on the test "
         "part, on all its movies, those with a plot and those without.")

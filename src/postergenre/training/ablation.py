@@ -14,7 +14,7 @@ from functools import partial
 
 import numpy as np
 
-from ..evaluation import DecisionRule, compute_metrics
+from ..evaluation import compute_metrics
 from ..evaluation.bootstrap import calibration_shift
 from ..evaluation.rules import DecisionRules, SetPredictions, input_sets
 from ..features.inputs import Inputs
@@ -57,8 +57,7 @@ def ablation(model: Estimator, inputs: Inputs, y: np.ndarray, rules: DecisionRul
     parts = {"all": np.ones(len(y), bool), "with plot": has_plot, "without plot": ~has_plot}
     shifts: dict[str, dict] = {}
 
-    def decide(raw: np.ndarray, given: Inputs) -> tuple[np.ndarray, np.ndarray]:
-        return rules.apply(raw, given_fields(given, sources))
+    decide = partial(_by_rules, rules, sources)
 
     def seen(label: str, raw: np.ndarray, probs: np.ndarray) -> None:
         shifts[label] = calibration_shift(y, raw, probs, seed=seed)
@@ -71,15 +70,18 @@ def ablation(model: Estimator, inputs: Inputs, y: np.ndarray, rules: DecisionRul
     return table, shifts
 
 
-def cv_ablation(models: list[Estimator], rules: list[DecisionRule], inputs: Inputs,
+def cv_ablation(models: list[Estimator], rules: list[DecisionRules], inputs: Inputs,
                 y: np.ndarray, scored: list[np.ndarray], genres: list[str],
                 sources: list[InputSpec]) -> dict | None:
-    """The same rows over the CV rounds (round k's model and decision rule on its scored
-    fold): ``{inputs label: {metric: {"mean", "std"}}}``, or ``None`` without optional
-    inputs."""
-    rounds = [_scored(m, inputs.take(rows), y[rows], partial(_by_rule, rule), genres, sources,
-                      {"all": np.ones(int(rows.sum()), bool)}, KEYS)
-              for m, rule, rows in zip(models, rules, scored, strict=True)]
+    """The same rows over the CV rounds (round k's model on its scored fold, answered by
+    ``rules[k]``, calibrations and rules per set of inputs fitted without that fold):
+    ``{inputs label: {metric: {"mean", "std"}}}``, or ``None`` without optional inputs or
+    without ``rules``."""
+    if not rules:
+        return None
+    rounds = [_scored(m, inputs.take(rows), y[rows], partial(_by_rules, r, sources), genres,
+                      sources, {"all": np.ones(int(rows.sum()), bool)}, KEYS)
+              for m, r, rows in zip(models, rules, scored, strict=True)]
     tables = [r for r in rounds if r is not None]  # all or none: the rounds share the sources
     if not tables:
         return None
@@ -88,10 +90,10 @@ def cv_ablation(models: list[Estimator], rules: list[DecisionRule], inputs: Inpu
                     for k in KEYS} for label in tables[0]}
 
 
-def _by_rule(rule: DecisionRule, raw: np.ndarray, given: Inputs
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """One rule on the scores as they are (a CV round's, fitted on its validation fold)."""
-    return raw, rule.apply(raw)
+def _by_rules(rules: DecisionRules, sources: list[InputSpec], raw: np.ndarray, given: Inputs
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's probabilities and decisions by the rule of the inputs it was given."""
+    return rules.apply(raw, given_fields(given, sources))
 
 
 def _scored(model: Estimator, inputs: Inputs, y: np.ndarray, decide: Decide,

@@ -16,7 +16,7 @@ import numpy as np
 from ..data.splits import TEST
 from ..errors import UserError
 from ..evaluation import DecisionRule, compute_metrics, fit_decision
-from ..evaluation.rules import DecisionRules, fit_rules
+from ..evaluation.rules import DecisionRules, cross_fitted, fit_rules
 from ..models.base import Estimator
 from ..models.ensemble import ensemble
 from ..models.registry import get_model
@@ -83,10 +83,12 @@ def cross_validate(data: ModelData, config: TrainConfig, genres: list[str],
 
 
 def final_model(data: ModelData, config: TrainConfig, cv: CVResult
-                ) -> tuple[Estimator, DecisionRules, dict]:
+                ) -> tuple[Estimator, DecisionRules, dict, list[DecisionRules]]:
     """The model to ship, its calibrations and decision rules (one per set of optional
-    inputs, fitted on the out-of-fold predictions made with that set) and how the
-    calibration method was chosen."""
+    inputs, fitted on the out-of-fold predictions made with that set), how the calibration
+    method was chosen, and each CV round's rules fitted the same way on the other rounds'
+    predictions (``cross_fitted``: what the CV ablation scores each round's fold by; none
+    when they cannot be fitted)."""
     train_mask = data.parts != TEST
     if config.final_model == "cv-ensemble":
         model = ensemble(cv.models, data.inputs.take(train_mask), data.y[train_mask])
@@ -102,4 +104,9 @@ def final_model(data: ModelData, config: TrainConfig, cv: CVResult
         rules, chosen = fit_rules(optional, predictions, config.at_least_one)
     except ValueError as e:
         raise UserError(f"decision rules: {e}") from None
-    return model, rules, chosen
+    try:
+        rounds = cross_fitted(optional, predictions, len(cv.models), config.at_least_one,
+                              chosen["method"])
+    except ValueError:  # one round, or a set of inputs only one round's fold has: no CV rules
+        rounds = []
+    return model, rules, chosen, rounds

@@ -91,7 +91,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
         timings["cross_validation_s"] = time.perf_counter() - t1
 
         t2 = time.perf_counter()
-        model, rules, chosen = final_model(data, config, cv)
+        model, rules, chosen, round_rules = final_model(data, config, cv)
         timings["final_fit_s"] = time.perf_counter() - t2
 
         train_mask, test_mask = data.parts != TEST, data.parts == TEST
@@ -164,7 +164,7 @@ def train(ds: Dataset, out: Path, split_path: Path | None = None,
             "test": test_metrics,
             "baselines": evaluate_baselines(data.y[train_mask], data.y[test_mask], genres),
             "ablation": by_inputs,
-            "ablation_cv": cv_ablation(cv.models, cv.rules, data.inputs, data.y, cv.scored,
+            "ablation_cv": cv_ablation(cv.models, round_rules, data.inputs, data.y, cv.scored,
                                        genres, sources),
             "timings": timings,
             "versions": package_versions(),
