@@ -1,8 +1,9 @@
 """Per-genre decision thresholds, chosen on validation predictions only.
 
 ``fit_thresholds`` picks, for each genre, the cut-off that maximises that genre's F1 on the
-data it is given (``precision_recall_curve`` enumerates every cut-off). Three guards keep
-the choice from being an artefact of a small validation set:
+data it is given (every cut-off between two distinct scores is tried), optionally among the
+posters a cap leaves the genre eligible on. Three guards keep the choice from being an
+artefact of a small validation set:
 
 * a genre with fewer than ``min_positives`` validation positives gets ``fallback``
   (default 0.5) instead of a cut-off fitted to a handful of posters;
