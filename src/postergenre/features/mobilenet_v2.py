@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .trunk import Trunk
+from .trunk import Trunk, stage_ends
 
 # expansion t, output channels c, repeats n, first stride s (width multiplier 1.0)
 SETTINGS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1)]
@@ -45,19 +45,28 @@ class MobileNetV2(Trunk):
     def __init__(self, num_classes: int = 1000, dropout: float = 0.2):
         super().__init__()
         layers: list[nn.Module] = [conv_bn_relu(3, 32, stride=2)]
-        inp = 32
+        inp, widths = 32, []
         for t, c, n, s in SETTINGS:
             for i in range(n):
                 layers.append(InvertedResidual(inp, c, s if i == 0 else 1, t))
                 inp = c
+                widths.append(c)
         layers.append(conv_bn_relu(inp, self.feature_dim, kernel=1))
         self.features = nn.Sequential(*layers)
+        self.taps = [1 + i for i in stage_ends(widths)]  # the stem is features[0]
+        self.stage_widths = tuple(widths[i - 1] for i in self.taps)
         head = nn.Linear(self.feature_dim, num_classes)
         self.classifier = nn.Sequential(nn.Dropout(dropout), head)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) normalised pixels -> (N, 1280, H/32, W/32) feature map."""
-        return self.features(x)
+    def forward_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(N, 3, H, W) normalised pixels -> (N, 1280, H/32, W/32) feature map, and the
+        outputs of the stages ``taps`` ends."""
+        stages = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in self.taps:
+                stages.append(x)
+        return x, stages
 
     def forward_head(self, pooled: torch.Tensor) -> torch.Tensor:
         """(N, 1280) pooled features -> (N, 1000) ImageNet logits."""

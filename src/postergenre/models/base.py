@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
+import torch
 from sklearn.metrics import average_precision_score
 from torch import nn
 
@@ -55,6 +56,13 @@ def macro_ap(y: np.ndarray, p: np.ndarray) -> float:
     """Mean AP over genres with at least one positive (the early-stopping score)."""
     cols = [j for j in range(y.shape[1]) if y[:, j].any()]
     return float(np.mean([average_precision_score(y[:, j], p[:, j]) for j in cols]))
+
+
+def column_scale(var: torch.Tensor) -> torch.Tensor:
+    """The scale each input column is divided by: its standard deviation, with a tenth of the
+    median column variance added first, so near-constant columns don't explode and columns on
+    a larger scale (a backbone's stage averages) do not damp the rest."""
+    return (var + 0.1 * var.median() + 1e-8).sqrt()
 
 
 def fitted(module: T | None) -> T:

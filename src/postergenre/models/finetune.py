@@ -110,7 +110,7 @@ class FineTuneClassifier(PixelEstimator):
         torch.manual_seed(c.seed)
         gen = torch.Generator(device=self.device).manual_seed(c.seed)
         backbone = BackboneFeatures(c.backbone, pretrained=self.pretrained)
-        module = FineTuneModel(backbone, HeadModule(backbone.spec.feature_dim, y.shape[1],
+        module = FineTuneModel(backbone, HeadModule(backbone.spec.embedding_dim, y.shape[1],
                                                     self.head_config)).to(self.device)
         self.module = module
         trained = self._unfreeze(backbone)

@@ -22,7 +22,7 @@ from torch import nn
 
 from ..features.inputs import Inputs
 from ..features.specs import InputSpec, default_input, optional_fields
-from .base import Estimator, ModelChoice, fitted, macro_ap
+from .base import Estimator, ModelChoice, column_scale, fitted, macro_ap
 from .dropout import ByteDropout
 from .heads import HeadClassifier, HeadConfig
 from .loop import LogitsModule, fit_loop
@@ -142,7 +142,7 @@ class FusionClassifier:
         mean = (x * present).sum(0) / count
         var = (((x - mean) * present) ** 2).sum(0) / count
         module.mean.copy_(mean)
-        module.std.copy_((var + 0.1 * var.mean() + 1e-8).sqrt())
+        module.std.copy_(column_scale(var))
         self.module = module
         rng = np.random.default_rng(c.seed + 1)
         hide = torch.tensor(self.optional, dtype=torch.bool)

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from .base import ModelChoice, fitted, macro_ap
+from .base import ModelChoice, column_scale, fitted, macro_ap
 from .dropout import ByteDropout
 from .loop import LogitsModule, fit_loop, predict_batches
 from .neighbours import NeighbourConfig, blended
@@ -104,7 +104,7 @@ class HeadClassifier:
         module = HeadModule(x.shape[1], y.shape[1], cfg)
         module.mean.copy_(x.mean(0))
         var = x.var(0)
-        module.std.copy_((var + 0.1 * var.mean() + 1e-8).sqrt())  # sparse dims don't explode
+        module.std.copy_(column_scale(var))
         self.module = module
         validate = None
         if val_inputs is not None and val_y is not None:
