@@ -21,12 +21,13 @@ class EfficientNetLite(Trunk):
         self.stage_widths = tuple(widths[i] for i in self.taps)
 
     def forward_stages(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """``EfficientNet.extract_features`` (in eval mode: no drop-connect), keeping the
-        outputs of the blocks in ``taps``."""
+        """``EfficientNet.extract_features`` (its drop-connect too, which acts only in
+        training), keeping the outputs of the blocks in ``taps``."""
         net, stages = self.net, []
+        rate = net._global_params.drop_connect_rate
         x = net._swish(net._bn0(net._conv_stem(x)))
         for i, block in enumerate(net._blocks):
-            x = block(x)
+            x = block(x, drop_connect_rate=rate * i / len(net._blocks) if rate else rate)
             if i in self.taps:
                 stages.append(x)
         return net._swish(net._bn1(net._conv_head(x))), stages
