@@ -146,6 +146,32 @@ def test_heads_learn_a_separable_problem(kind, loss):
     assert min(roc_auc_score(y[300:, j], p[:, j]) for j in range(3)) > 0.85
 
 
+def test_per_input_heads_blend_into_the_joint_head_and_the_graph():
+    """Two inputs: one head on both and one on each alone, blended by ``per_input``; the
+    graph gives what ``predict_proba`` gives, and weight 0 is the joint head alone."""
+    import torch
+
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(300, 8)).astype(np.float32)
+    b = rng.normal(size=(300, 6)).astype(np.float32)
+    y = np.stack([a[:, 0] > 0, b[:, 0] + a[:, 1] > 0], axis=1).astype(np.uint8)
+    fit, val = Inputs.complete(a=a[:200], b=b[:200]), Inputs.complete(a=a[200:], b=b[200:])
+    cfg = HeadConfig(hidden=16, max_epochs=5, per_input=0.4)
+    head = HeadClassifier(["a", "b"], cfg).fit(fit, y[:200], val, y[200:])
+    assert [s.inputs for s in head.singles] == [["a"], ["b"]]
+    joint = head._predict(head.features(val))
+    alone = np.mean([s.predict_proba(val) for s in head.singles], axis=0)
+    p = head.predict_proba(val)
+    np.testing.assert_allclose(p, 0.6 * joint + 0.4 * alone, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(p, joint, atol=1e-3)
+    with torch.no_grad():
+        graph = head.graph_module().eval()({"a": torch.from_numpy(a[200:]),
+                                            "b": torch.from_numpy(b[200:])}).numpy()
+    np.testing.assert_allclose(graph, p, atol=1e-5)
+    off = HeadClassifier(["a", "b"], HeadConfig(hidden=16, max_epochs=5, per_input=0.0))
+    assert off.fit(fit, y[:200]).singles == [] and HeadClassifier(["a"], cfg).singles == []
+
+
 def test_config_round_trip():
     cfg = TrainConfig.of("head", backbones=["mobilenet_v2"], **{"head.kind": "linear"})
     assert cfg.settings.head == HeadConfig(kind="linear")

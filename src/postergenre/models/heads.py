@@ -2,7 +2,10 @@
 
 ``HeadClassifier`` follows the estimator contract (``models.base``) and trains with the one
 loop (``models.loop``); its ``module`` standardises inside, so the bundle graph needs no
-preprocessing after the inputs are made.
+preprocessing after the inputs are made. With several inputs (one per backbone) it also
+trains one head on each input alone and blends their mean in (``per_input``): heads that
+each see one backbone disagree where one head over all of them would not, and the average
+ranked better (docs/measurements.md).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from .space import Categorical, Float, SearchSpace, check_loss, check_ranges
 # every number in range, checked where the library receives it (CLI, config file, trial)
 HEAD_LIMITS = (("hidden", 1, 16_384), ("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),
                ("patience", 1, 1_000), ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0),
-               ("weight_decay", 0.0, 1.0), ("dropout", 0.0, 0.9), ("input_dropout", 0.0, 0.9))
+               ("weight_decay", 0.0, 1.0), ("dropout", 0.0, 0.9), ("input_dropout", 0.0, 0.9),
+               ("per_input", 0.0, 1.0))
 
 
 @dataclass
@@ -40,6 +44,7 @@ class HeadConfig:
     max_epochs: int = 15
     patience: int = 3
     seed: int = 0
+    per_input: float = 0.5  # weight of the mean of one head per input; 0: the joint head alone
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -84,7 +89,9 @@ class HeadModule(LogitsModule):
 
 
 class HeadClassifier:
-    """A head over ``inputs`` (concatenated in that order), trained by ``fit_loop``."""
+    """A head over ``inputs`` (concatenated in that order), trained by ``fit_loop``; with
+    several inputs and ``per_input`` > 0, blended with the mean of one head per input.
+    ``history`` and ``best_epoch`` are the joint head's."""
 
     def __init__(self, inputs: list[str], config: HeadConfig | None = None):
         self.inputs = list(inputs)
@@ -92,6 +99,9 @@ class HeadClassifier:
         self.module: HeadModule | None = None
         self.history: list[dict] = []
         self.best_epoch: int = 0
+        alone = replace(self.config, per_input=0.0)
+        self.singles = [HeadClassifier([n], alone) for n in self.inputs] \
+            if len(self.inputs) > 1 and self.config.per_input > 0 else []
 
     def features(self, inputs: Inputs) -> np.ndarray:
         return np.concatenate([inputs[name] for name in self.inputs], axis=1, dtype=np.float32)
@@ -125,16 +135,27 @@ class HeadClassifier:
             bf16=True,
         )
         self.best_epoch, self.history = result.best_epoch, result.history
+        for single in self.singles:
+            single.fit(inputs, y, val_inputs, val_y, epochs)
         return self
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
         return predict_batches(fitted(self.module), x, torch.from_numpy, 4096)
 
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
-        return self._predict(self.features(inputs))
+        p = self._predict(self.features(inputs))
+        if not self.singles:
+            return p
+        w = self.config.per_input
+        alone = np.mean([s.predict_proba(inputs) for s in self.singles], axis=0)
+        return ((1 - w) * p + w * alone).astype(np.float32)
 
     def graph_module(self) -> nn.Module:
-        return ConcatInputs(self.inputs, fitted(self.module))
+        joint = ConcatInputs(self.inputs, fitted(self.module))
+        if not self.singles:
+            return joint
+        return PerInputBlend(joint, [s.graph_module() for s in self.singles],
+                             self.config.per_input)
 
 
 class ConcatInputs(nn.Module):
@@ -146,6 +167,18 @@ class ConcatInputs(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.net(torch.cat([inputs[name] for name in self.names], dim=1))
+
+
+class PerInputBlend(nn.Module):
+    """``{name: tensor}`` -> ``(1 - weight) * joint + weight * mean(singles)``."""
+
+    def __init__(self, joint: nn.Module, singles: list[nn.Module], weight: float):
+        super().__init__()
+        self.joint, self.singles, self.weight = joint, nn.ModuleList(singles), float(weight)
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        alone = torch.stack([single(inputs) for single in self.singles]).mean(dim=0)
+        return (1 - self.weight) * self.joint(inputs) + self.weight * alone
 
 
 @dataclass(frozen=True)
@@ -181,6 +214,7 @@ CHOICE = ModelChoice(
                 "head.loss": Categorical(("bce", "weighted_bce", "focal", "asl")),
                 "head.lr": Float(1e-4, 1e-2, log=True),
                 "head.weight_decay": Float(1e-6, 1e-2, log=True),
+                "head.per_input": Float(0.0, 1.0),
             },
         ),
     },

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 NEIGHBOUR_LIMITS = (("k", 0, 100_000), ("tau", 1e-4, 10.0), ("dims", 1, 100_000),
                     ("bare", 0.0, 1.0), ("given", 0.0, 1.0))
 # the defaults: chosen by 5-fold CV macro mAP on the shared posters' training part
-# (benchmarks/bench_neighbours.py); the fused model's gain with metadata was below +0.005
+# (benchmarks/bench_neighbours.py; ``bare`` again beside the per-input heads, docs/
+# measurements.md); the fused model's gain with metadata was below +0.005
 
 
 @dataclass
@@ -43,7 +44,7 @@ class NeighbourConfig:
     k: int = 100  # the most similar posters that vote; 0: every training poster
     tau: float = 0.05  # softmax temperature over cosine similarities
     dims: int = 256  # PCA dimensions the posters are compared in
-    bare: float = 0.3  # the vote's weight for a bare poster
+    bare: float = 0.15  # the vote's weight for a bare poster
     given: float = 0.0  # and for a poster given with a title, year or plot
 
     def __post_init__(self):
