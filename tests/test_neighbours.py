@@ -136,7 +136,7 @@ def test_fold_models_merge_into_one_vote_over_every_training_poster():
     rows = inputs.take(np.arange(0, 240, 7))
     mean = np.mean([m.model.predict_proba(rows) for m in members], axis=0)
     vote = fitted_pool(merged).vote(merged.joined(rows), 10, 0.05)
-    w = np.where(rows.masks["title"], 0.0, 0.3)[:, None]
+    w = np.where(rows.masks["title"], 0.0, NeighbourConfig().bare)[:, None]
     np.testing.assert_allclose(merged.predict_proba(rows), (1 - w) * mean + w * vote,
                                rtol=1e-5, atol=1e-6)
     plain = [Prior(["a"]).fit(inputs, y) for _ in range(2)]
