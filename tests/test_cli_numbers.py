@@ -58,6 +58,7 @@ CONFIG_ACCEPTED = {
         "dropout", "input_dropout", "weight_decay", "drop", "poster_only")},
     ("fusion", "project", 0): "documented: 0 feeds the inputs to the MLP unprojected",
     ("head", "per_input", 0): "documented: 0 is the joint head alone",
+    ("fusion", "companion", 0): "documented: 0 turns the companion off",
     ("finetune", "train_blocks", 0): "the backbone stays frozen: only the head learns",
     ("finetune", "train_blocks", -1): "documented: -1 trains the whole network",
 }

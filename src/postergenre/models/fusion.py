@@ -1,5 +1,4 @@
 """Fusion: one model over the poster and whatever else a movie has (title, year, plot).
-
 The title is a MiniLM embedding, the plot its TF-IDF genre scores (``features.terms``).
 
 Every input is standardised over the rows that have it, multiplied by its presence mask (a
@@ -8,9 +7,9 @@ masks are appended, so the network knows what it was given. In training, modalit
 hides optional inputs at random (each with ``drop``, all of them with ``poster_only``), so
 one model serves a bare poster, a poster with a title, or everything. A movie with none of
 the optional inputs is scored by a poster-only head trained beside it (the default head), so
-a bare poster gets exactly the poster-only model's answer. The same estimator with other
-inputs is the text-only and metadata-only model.
-"""
+a bare poster gets exactly the poster-only model's answer; a poster given any of them is
+blended with the metadata-only model (``companion``). With other inputs, the same
+estimator is the text-only and metadata-only model."""
 
 from __future__ import annotations
 
@@ -23,6 +22,7 @@ from torch import nn
 from ..features.inputs import Inputs
 from ..features.specs import InputSpec, default_input, optional_fields
 from .base import Estimator, ModelChoice, column_scale, fitted, macro_ap
+from .companion import CompanionBlend
 from .dropout import ByteDropout
 from .heads import HeadClassifier, HeadConfig
 from .loop import LogitsModule, fit_loop
@@ -34,8 +34,8 @@ OPTIONAL = ("title", "year", "plot")  # what the fusion model reads by default, 
 FUSION_LIMITS = (("hidden", 1, 16_384), ("batch_size", 1, 65_536), ("max_epochs", 1, 10_000),
                  ("patience", 1, 1_000), ("seed", 0, 2**32 - 1), ("lr", 1e-7, 1.0),
                  ("weight_decay", 0.0, 1.0), ("dropout", 0.0, 0.9), ("input_dropout", 0.0, 0.9),
-                 ("drop", 0.0, 0.9), ("poster_only", 0.0, 0.9),
-                 ("project", 0, 4096))
+                 ("drop", 0.0, 0.9), ("poster_only", 0.0, 0.9), ("project", 0, 4096),
+                 ("companion", 0.0, 1.0))
 
 
 @dataclass
@@ -47,6 +47,7 @@ class FusionConfig:
     project: int = 512  # > 0: each input first projected to this many dims (its own map)
     drop: float = 0.25  # each optional input hidden with this probability in training
     poster_only: float = 0.0  # every optional input hidden at once (bare posters: fallback)
+    companion: float = 0.4  # with a poster: weight of the optional inputs' own model (0: off)
     loss: str = "asl"
     lr: float = 2e-3
     weight_decay: float = 1e-4
@@ -249,11 +250,16 @@ def specs(s: FusionSettings | TextSettings) -> list[InputSpec]:
 def _make(s: FusionSettings | TextSettings, names: list[str], seed: int) -> Estimator:
     required = {spec.name: spec.required for spec in specs(s)}
     head = replace(s.head, seed=seed) if isinstance(s, FusionSettings) else None
-    model = FusionClassifier(names, [not required[n] for n in names],
-                             replace(s.fusion, seed=seed), head)
+    model: Estimator = FusionClassifier(names, [not required[n] for n in names],
+                                        replace(s.fusion, seed=seed), head)
+    optional = [n for n in names if not required[n]]
     if not isinstance(s, FusionSettings):
         return model
-    return blended(model, s, names, [n for n in names if not required[n]])
+    if optional and len(optional) < len(names) and s.fusion.companion > 0:
+        companion = FusionClassifier(optional, [True] * len(optional), replace(
+            s.fusion, inputs=[n for n in s.fusion.inputs if n != "poster"], seed=seed))
+        model = CompanionBlend(model, companion, optional, s.fusion.companion)
+    return blended(model, s, names, optional)
 
 
 def _label(s: FusionSettings | TextSettings) -> str:
