@@ -52,6 +52,21 @@ class Estimator(Protocol):
     def graph_module(self) -> nn.Module: ...
 
 
+class Wrapper:
+    """An estimator around ``self.model`` (a blend with something else): its training record
+    is the model's."""
+
+    model: Estimator
+
+    @property
+    def history(self) -> list[dict]:
+        return self.model.history
+
+    @property
+    def best_epoch(self) -> int:
+        return self.model.best_epoch
+
+
 def macro_ap(y: np.ndarray, p: np.ndarray) -> float:
     """Mean AP over genres with at least one positive (the early-stopping score)."""
     cols = [j for j in range(y.shape[1]) if y[:, j].any()]

@@ -15,26 +15,18 @@ import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from .base import Estimator
+from .base import Estimator, Wrapper
 
 
-class CompanionBlend:
+class CompanionBlend(Wrapper):
     """``model`` blended with ``companion`` (weight ``weight``) on rows that have any of
-    ``optional``; ``history`` and ``best_epoch`` are the model's."""
+    ``optional``."""
 
     def __init__(self, model: Estimator, companion: Estimator, optional: list[str],
                  weight: float):
         self.model, self.companion = model, companion
         self.optional, self.weight = list(optional), float(weight)
         self.inputs = model.inputs
-
-    @property
-    def history(self) -> list[dict]:
-        return self.model.history
-
-    @property
-    def best_epoch(self) -> int:
-        return self.model.best_epoch
 
     def fit(self, inputs: Inputs, y: np.ndarray, val_inputs: Inputs | None = None,
             val_y: np.ndarray | None = None, epochs: int | None = None) -> CompanionBlend:

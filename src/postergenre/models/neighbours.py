@@ -23,7 +23,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from ..features.inputs import Inputs
-from .base import Estimator, fitted
+from .base import Estimator, Wrapper, fitted
 from .ensemble import FoldEnsemble
 from .space import check_ranges
 
@@ -99,7 +99,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-class NeighbourBlend:
+class NeighbourBlend(Wrapper):
     """``model``'s probabilities blended with the vote; ``embeddings``: the backbone inputs
     posters are compared by; ``optional``: the inputs whose presence makes a poster given
     rather than bare."""
@@ -110,14 +110,6 @@ class NeighbourBlend:
         self.config = config
         self.inputs = model.inputs
         self.pool: Pool | None = None
-
-    @property
-    def history(self) -> list[dict]:
-        return self.model.history
-
-    @property
-    def best_epoch(self) -> int:
-        return self.model.best_epoch
 
     def joined(self, inputs: Inputs) -> np.ndarray:
         """Each backbone's embedding normalised, side by side, normalised again."""
