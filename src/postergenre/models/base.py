@@ -67,6 +67,17 @@ class Wrapper:
         return self.model.best_epoch
 
 
+def given_rows(inputs: Inputs, names: Sequence[str]) -> np.ndarray:
+    """Which rows have any of the inputs ``names`` (none, when ``names`` is empty)."""
+    return np.any([inputs.masks[n] for n in names], axis=0) if names \
+        else np.zeros(len(inputs), bool)
+
+
+def given_in_graph(inputs: dict[str, torch.Tensor], names: Sequence[str]) -> torch.Tensor:
+    """``given_rows`` inside a graph: 1 where any ``name + "?"`` presence is set."""
+    return torch.stack([inputs[n + "?"] for n in names], dim=1).amax(dim=1)
+
+
 def macro_ap(y: np.ndarray, p: np.ndarray) -> float:
     """Mean AP over genres with at least one positive (the early-stopping score)."""
     cols = [j for j in range(y.shape[1]) if y[:, j].any()]

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..features.inputs import Inputs
-from .base import Estimator, Wrapper
+from .base import Estimator, Wrapper, given_in_graph, given_rows
 
 
 class CompanionBlend(Wrapper):
@@ -36,7 +36,7 @@ class CompanionBlend(Wrapper):
 
     def predict_proba(self, inputs: Inputs) -> np.ndarray:
         p = self.model.predict_proba(inputs)
-        given = np.any([inputs.masks[n] for n in self.optional], axis=0)
+        given = given_rows(inputs, self.optional)
         if given.any():
             other = self.companion.predict_proba(inputs.take(given))
             p[given] = (1 - self.weight) * p[given] + self.weight * other
@@ -59,6 +59,6 @@ class CompanionGraph(nn.Module):
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         p = self.model(inputs)
-        given = torch.stack([inputs[n + "?"] for n in self.optional], dim=1).amax(dim=1)
+        given = given_in_graph(inputs, self.optional)
         blend = (1 - self.weight) * p + self.weight * self.companion(inputs)
         return torch.where(given[:, None] > 0, blend, p)

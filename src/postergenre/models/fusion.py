@@ -1,7 +1,7 @@
 """Fusion: one model over the poster and whatever else a movie has (title, year, plot).
-The title is a MiniLM embedding, the plot its TF-IDF genre scores (``features.terms``).
 
-Every input is standardised over the rows that have it, multiplied by its presence mask (a
+The title is a MiniLM embedding, the plot its TF-IDF genre scores (``features.terms``). Every
+input is standardised over the rows that have it, multiplied by its presence mask (a
 missing plot is exactly zero, not "a plot that looks average"), and the optional inputs'
 masks are appended, so the network knows what it was given. In training, modality dropout
 hides optional inputs at random (each with ``drop``, all of them with ``poster_only``), so

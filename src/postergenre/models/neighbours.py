@@ -23,7 +23,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from ..features.inputs import Inputs
-from .base import Estimator, Wrapper, fitted
+from .base import Estimator, Wrapper, fitted, given_in_graph, given_rows
 from .ensemble import FoldEnsemble
 from .space import check_ranges
 
@@ -116,11 +116,6 @@ class NeighbourBlend(Wrapper):
         return _unit(np.concatenate([_unit(inputs[n].reshape(len(inputs), -1))
                                      for n in self.embeddings], axis=1))
 
-    def given(self, inputs: Inputs) -> np.ndarray:
-        """Which rows have any optional input."""
-        return np.any([inputs.masks[n] for n in self.optional], axis=0) if self.optional \
-            else np.zeros(len(inputs), bool)
-
     def fit(self, inputs: Inputs, y: np.ndarray, val_inputs: Inputs | None = None,
             val_y: np.ndarray | None = None, epochs: int | None = None) -> NeighbourBlend:
         self.model.fit(inputs, y, val_inputs, val_y, epochs)
@@ -131,7 +126,8 @@ class NeighbourBlend(Wrapper):
         pool = fitted(self.pool)
         p = self.model.predict_proba(inputs)
         vote = pool.vote(self.joined(inputs), self.config.k, self.config.tau)
-        w = np.where(self.given(inputs), self.config.given, self.config.bare)[:, None]
+        given = given_rows(inputs, self.optional)
+        w = np.where(given, self.config.given, self.config.bare)[:, None]
         return ((1 - w) * p + w * vote).astype(np.float32)
 
     def graph_module(self) -> nn.Module:
@@ -178,7 +174,7 @@ class NeighbourGraph(nn.Module):
                      self.labels, self.k, self.tau)
         w = torch.full_like(p[:, :1], self.weights[0])
         if self.optional:
-            given = torch.stack([inputs[n + "?"] for n in self.optional], dim=1).amax(dim=1)
+            given = given_in_graph(inputs, self.optional)
             w = torch.where(given[:, None] > 0, self.weights[1], w)
         return (1 - w) * p + w * vote
 
